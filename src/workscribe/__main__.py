@@ -1,0 +1,5 @@
+"""``python -m workscribe`` runs the CLI."""
+
+from workscribe.cli import main
+
+main()

@@ -1,0 +1,98 @@
+"""``workscribe consent grant|revoke|show``: the contributor's grant of scope."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from workscribe import guard
+from workscribe.cli import CliError
+from workscribe.cli.common import echo_json, json_option, print_table
+
+POLICY_SUMMARY = """\
+workscribe will record, only while the recorder runs and only in windows of the apps you allow:
+  input   keys you press (passwords in secure prompts never), clicks, scrolls, pointer paths
+  screen  frames around each action, other apps' windows blacked out
+  window  the active window's title, app and position
+Nothing is recorded out of scope or while paused; you can review and delete what was kept."""
+
+
+@click.group("consent")
+def consent_group() -> None:
+    """Grant, revoke or show the recording consent."""
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@consent_group.command("grant")
+@click.option("--apps", required=True,
+              help="Allowed apps, comma-separated: WM_CLASS instance/class or process name ('*' = all).")
+@click.option("--sources", default="input,screen,window", show_default=True,
+              help=f"Sources to record, from: {', '.join(guard.SOURCES)}.")
+@click.option("--retention-days", default=30, show_default=True, type=int,
+              help="Delete recordings older than this.")
+@click.option("--yes", is_flag=True, help="Agree without the interactive prompt.")
+@json_option
+def grant(apps: str, sources: str, retention_days: int, yes: bool, as_json: bool) -> None:
+    """Grant consent to record the given apps and sources.
+
+    Example: workscribe consent grant --apps xterm,code --sources input,screen,window --yes
+    """
+    app_list, source_list = _split(apps), _split(sources)
+    try:
+        guard.Consent(contributor_id="-", granted_at="-", apps=app_list, sources=source_list,
+                      retention_days=retention_days)  # validate before asking
+    except guard.ConsentError as exc:
+        raise CliError(str(exc)) from None
+    if not yes:
+        click.echo(POLICY_SUMMARY)
+        click.echo(f"apps: {', '.join(app_list)}; sources: {', '.join(source_list)}")
+        if not click.confirm("Do you agree?", default=False):
+            raise CliError("consent not granted", code=1)
+    consent = guard.grant(app_list, source_list, retention_days)
+    if as_json:
+        echo_json(asdict(consent))
+    else:
+        click.echo(f"consent granted for apps {', '.join(consent.apps)}; sources {', '.join(consent.sources)}"
+                   f" (policy {consent.policy_version}, contributor {consent.contributor_id})")
+
+
+@consent_group.command("revoke")
+@json_option
+def revoke(as_json: bool) -> None:
+    """Revoke consent; a running recorder stops within a second."""
+    try:
+        consent = guard.revoke()
+    except guard.ConsentError as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        echo_json(asdict(consent))
+    else:
+        click.echo(f"consent revoked at {consent.revoked_at}")
+
+
+@consent_group.command("show")
+@json_option
+def show(as_json: bool) -> None:
+    """Show the consent record (null in JSON if none was ever granted)."""
+    try:
+        consent = guard.load()
+    except guard.ConsentError as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        echo_json(asdict(consent) if consent else None)
+        return
+    if consent is None:
+        click.echo("no consent granted")
+        return
+    data = asdict(consent)
+    data["status"] = "active" if consent.active else "revoked"
+    print_table("consent", ["field", "value"], [(k, v) for k, v in data.items() if k != "extra"])
+
+
+def register(cli: click.Group) -> None:
+    """Adds the consent verbs to ``cli``."""
+    cli.add_command(consent_group)

@@ -1,0 +1,133 @@
+"""``workscribe demo``: the main job end to end on a machine without a display.
+
+It starts Xvfb and openbox, opens a real xterm, grants consent in a private state folder, runs
+``workscribe record`` on that display while a scripted human-like demonstrator works in the xterm,
+then prints the summary and the actions and writes a contact sheet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from workscribe.cli import EXIT_FAILED, CliError
+from workscribe.cli.common import echo_json, json_option
+
+
+def _status(message: str, quiet: bool) -> None:
+    if not quiet:
+        click.secho(f"==> {message}", fg="cyan", err=True)
+
+
+@click.command("demo")
+@click.option("--out", default="demo-out", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the spool, the state of the demo contributor and the contact sheet.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the demonstrator.")
+@json_option
+def demo(out: Path, seed: int, as_json: bool) -> None:
+    """Record a scripted session on a virtual display and show what was captured.
+
+    Example: workscribe demo --out demo-out
+    """
+    from workscribe import guard
+    from workscribe.cli.inspect import spool_actions
+    from workscribe.control import ControlError, request
+    from workscribe.envs.demonstrator import HumanDemonstrator, demo_session, window_rect
+    from workscribe.envs.xdisplay import DisplayError, XDisplay, open_window
+    from workscribe.process.reduce import ACTION_KEYS
+    from workscribe.spool.reader import Spool
+    from workscribe.viz.contact_sheet import render_contact_sheet
+
+    out = out.resolve()
+    spool_dir = out / "spool"
+    home = out / "home"  # the demo contributor's own state: never the user's consent
+    if spool_dir.exists():
+        for old in spool_dir.glob("seg-*.wss"):
+            old.unlink()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ["WORKSCRIBE_HOME"] = str(home)
+    guard.grant(["xterm"], ["input", "screen", "window"], home=home)
+    quiet = as_json
+    _status("starting Xvfb + openbox", quiet)
+    try:
+        display = XDisplay().start()
+    except DisplayError as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    term = rec = None
+    try:
+        term, wid = open_window(display.name, "xterm", "-geometry", "100x32+60+40")
+        env = {**display.env, "WORKSCRIBE_HOME": str(home)}
+        _status(f"recording display {display.name} into {spool_dir}", quiet)
+        rec = subprocess.Popen([sys.executable, "-m", "workscribe", "record", "--out", str(spool_dir),
+                                "--display", display.name, "--json"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request("status").get("ready"):
+                    break
+            except ControlError:
+                pass
+            if rec.poll() is not None or time.monotonic() > deadline:
+                raise CliError(f"the recorder did not start: {rec.stderr.read().strip()}", code=EXIT_FAILED)
+            time.sleep(0.05)
+        _status("a scripted person works in the xterm (about 15 s)", quiet)
+        demonstrator = HumanDemonstrator(display.name, seed=seed)
+        demo_session(demonstrator, *window_rect(display.name, wid))
+        time.sleep(1.2)  # let the last frame settle
+        request("stop")
+        stdout, stderr = rec.communicate(timeout=30)
+        if rec.returncode != 0:
+            raise CliError(f"the recorder failed: {stderr.strip()}", code=EXIT_FAILED)
+        recorded = json.loads(stdout)
+    finally:
+        if rec is not None and rec.poll() is None:
+            rec.kill()
+            rec.communicate()
+        if term is not None:
+            term.kill()
+            term.wait()
+        display.stop()
+
+    spool = Spool(spool_dir)
+    summary = spool.summary()
+    actions = [{k: a.get(k) for k in ACTION_KEYS} for a in spool_actions(spool)]
+    refs = [a["frame_before"] for a in actions if a["frame_before"]]
+    frames = spool.frames(refs)
+    sheet = render_contact_sheet([(_image(frames.get(a["frame_before"])), a) for a in actions],
+                                 out / "contact_sheet.png")
+    (out / "actions.json").write_text(json.dumps(actions, indent=2, ensure_ascii=False))
+    truth_types = [t["type"] for t in demonstrator.truth]
+    result = {"spool": str(spool_dir), "summary": summary, "recorder": recorded,
+              "actions": len(actions), "ground_truth_actions": len(truth_types),
+              "types_match_ground_truth": [a["type"] for a in actions] == truth_types,
+              "contact_sheet": str(sheet), "actions_json": str(out / "actions.json")}
+    if as_json:
+        echo_json(result)
+        return
+    from workscribe.cli import inspect as inspect_cli
+
+    click.get_current_context().invoke(inspect_cli.inspect, folder=spool_dir, as_json=False)
+    click.get_current_context().invoke(inspect_cli.actions, folder=spool_dir, as_json=False)
+    match = "match" if result["types_match_ground_truth"] else "DO NOT match"
+    click.echo(f"{len(actions)} actions reduced; the demonstrator performed {len(truth_types)} "
+               f"(action types {match} the ground truth)")
+    click.echo(f"contact sheet: {sheet}")
+    click.echo(f"actions:       {out / 'actions.json'}")
+
+
+def _image(array):  # noqa: ANN001, ANN202 - numpy in, PIL out
+    from PIL import Image
+
+    return None if array is None else Image.fromarray(array)
+
+
+def register(cli: click.Group) -> None:
+    """Adds the demo verb to ``cli``."""
+    cli.add_command(demo)

@@ -1,0 +1,105 @@
+"""``workscribe record`` and the verbs that talk to a running recorder: pause, resume, status, stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from workscribe import guard
+from workscribe.cli import EXIT_FAILED, EXIT_NO_RECORDER, CliError
+from workscribe.cli.common import echo_json, json_option, parse_size, print_table
+
+
+@click.command("record")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Spool folder to write.")
+@click.option("--duration", type=float, help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--display", help="X display to record, e.g. :1 (default: $DISPLAY).")
+@click.option("--fps", default=5.0, show_default=True, type=float, help="Screen grabs per second.")
+@click.option("--quota", default="2GiB", show_default=True, help="Disk quota of the spool folder.")
+@click.option("--segment-seconds", default=300.0, show_default=True, type=float,
+              help="Start a new segment this often.")
+@json_option
+def record(out: Path, duration: float | None, display: str | None, fps: float, quota: str,
+           segment_seconds: float, as_json: bool) -> None:
+    """Record the consented apps and sources into a spool folder.
+
+    Example: workscribe record --out ~/spool --duration 600 --display :1
+    """
+    from workscribe.control import ControlError
+    from workscribe.recorder import Recorder, RecordOptions
+    from workscribe.sources.base import SourceError
+    from workscribe.spool.writer import SpoolError
+
+    try:
+        consent = guard.require()
+    except guard.ConsentError as exc:
+        raise CliError(str(exc)) from None
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out} exists and is not a folder")
+    try:
+        options = RecordOptions(out=out, duration=duration, display=display, fps=fps,
+                                segment_s=segment_seconds, quota_bytes=parse_size(quota))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        summary = Recorder(consent, options, log=lambda msg: click.echo(msg, err=True)).run()
+    except (SpoolError, ControlError) as exc:
+        raise CliError(str(exc)) from None
+    except SourceError as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"{summary['stop_reason']}: {summary['events']} events, {summary['frames']} frames "
+                   f"written to {summary['out']}")
+
+
+def _control(cmd: str, as_json: bool) -> None:
+    from workscribe.control import ControlError, request
+
+    try:
+        reply = request(cmd)
+    except ControlError as exc:
+        raise CliError(str(exc), code=EXIT_NO_RECORDER) from None
+    if not reply.get("ok"):
+        raise CliError(reply.get("error", "the recorder refused"), code=EXIT_FAILED)
+    reply.pop("ok")
+    if as_json:
+        echo_json(reply)
+    else:
+        print_table("recorder", ["field", "value"], reply.items())
+
+
+@click.command("status")
+@json_option
+def status(as_json: bool) -> None:
+    """Say whether the recorder is recording, paused or out of scope."""
+    _control("status", as_json)
+
+
+@click.command("pause")
+@json_option
+def pause(as_json: bool) -> None:
+    """Pause recording: nothing is kept until `workscribe resume`."""
+    _control("pause", as_json)
+
+
+@click.command("resume")
+@json_option
+def resume(as_json: bool) -> None:
+    """Resume a paused recording."""
+    _control("resume", as_json)
+
+
+@click.command("stop")
+@json_option
+def stop(as_json: bool) -> None:
+    """Stop the running recorder cleanly."""
+    _control("stop", as_json)
+
+
+def register(cli: click.Group) -> None:
+    """Adds the recording verbs to ``cli``."""
+    for command in (record, status, pause, resume, stop):
+        cli.add_command(command)

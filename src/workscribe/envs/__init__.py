@@ -1,0 +1,1 @@
+"""Environments: X display helpers and scripted demonstrators."""

@@ -1,0 +1,82 @@
+"""The one event shape every source emits, and the one clock that stamps it.
+
+An event is a plain ``dict`` (cheap to build in a hot input callback, cheap to JSON-encode)::
+
+    {"t": 1234567890, "source": "input", "kind": "key_press", "data": {...}}
+
+``t`` is ``time.monotonic_ns()`` of this machine; every source of one recording uses it, and each
+segment stores the wall-clock time of its start once (see ``spool.format``).
+
+Kinds and their ``data`` (all coordinates are root-window pixels):
+
+source ``input``
+    ``key_press``      ``keycode`` int, ``keysym`` int (the symbol produced, shift level applied),
+                       ``key`` str (X keysym name of the *base* level, e.g. ``"t"``, ``"Return"``,
+                       ``"Control_L"``, ``"eacute"``), ``text`` str | None (the character the key
+                       produced, ``None`` for non-printing keys and while ctrl/alt/super is held),
+                       ``mods`` list[str] (modifiers held *before* this key: subset of
+                       ``ctrl, shift, alt, super, altgr, capslock``), ``x``, ``y`` pointer position.
+    ``key_release``    ``keycode``, ``keysym``, ``key``.
+    ``motion``         ``x``, ``y`` (thinned to at most 60 Hz in storage, never across a press/release).
+    ``button_press``   ``button`` (1 left, 2 middle, 3 right, 8/9 back/forward), ``x``, ``y``.
+    ``button_release`` ``button``, ``x``, ``y``.
+    ``scroll``         ``dx``, ``dy`` wheel steps (``dy`` > 0 is wheel down, ``dx`` > 0 is right),
+                       ``x``, ``y``.
+source ``window``
+    ``active``         ``id`` int, ``title``, ``instance``, ``class`` (WM_CLASS), ``pid`` int | None,
+                       ``process`` str | None, ``x``, ``y``, ``w``, ``h`` (client area on screen),
+                       ``app`` str (the allowlist entry that matched, else the WM_CLASS class).
+                       Emitted on every change of the active window, its title or its geometry.
+source ``screen``
+    ``frame``          ``id`` int (index of the stored image in this segment; two events may name
+                       the same id when the screen did not change), ``reason``
+                       (``before`` | ``after`` | ``change``), ``w``, ``h``.
+source ``guard``
+    ``gap``            ``reason`` (``out_of_scope`` | ``paused``), ``start``, ``end`` (clock ns).
+                       Nothing is stored between start and end but this marker.
+source ``spool``
+    ``evicted``        ``segment`` str, ``bytes`` int: a closed segment deleted to respect the quota.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypedDict
+
+
+class Event(TypedDict):
+    """One timestamped observation from one source."""
+
+    t: int
+    source: str
+    kind: str
+    data: dict[str, Any]
+
+
+now_ns = time.monotonic_ns
+"""The recording clock: monotonic nanoseconds, shared by every source of a recording."""
+
+
+def make_event(source: str, kind: str, data: dict[str, Any], t: int | None = None) -> Event:
+    """Builds an event stamped with the recording clock unless ``t`` is given."""
+    return {"t": now_ns() if t is None else t, "source": source, "kind": kind, "data": data}
+
+
+MODIFIER_KEYS: dict[str, str] = {
+    "Control_L": "ctrl",
+    "Control_R": "ctrl",
+    "Shift_L": "shift",
+    "Shift_R": "shift",
+    "Alt_L": "alt",
+    "Alt_R": "alt",
+    "Meta_L": "alt",
+    "Meta_R": "alt",
+    "Super_L": "super",
+    "Super_R": "super",
+    "Hyper_L": "super",
+    "Hyper_R": "super",
+    "ISO_Level3_Shift": "altgr",
+    "Mode_switch": "altgr",
+    "Caps_Lock": "capslock",
+}
+"""X keysym names of modifier keys, mapped to the modifier names used in ``mods`` and hotkeys."""

@@ -1,0 +1,300 @@
+"""Consent and scope: what may be recorded, decided before anything is captured or stored.
+
+A consent record says who granted what, when, under which policy version: the apps whose windows
+may be recorded, the sources that may run, how long data is kept. ``workscribe record`` refuses to
+start without a valid one. ``AppMatcher`` decides for each window whether it is in scope.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from workscribe import paths
+from workscribe.events import Event
+
+POLICY_VERSION = "2026-11-1"
+"""Version of the recording policy a contributor agrees to; stored in every consent and segment."""
+
+SOURCES = ("input", "screen", "window")
+"""Sources this version can record. Later sources (browser, shell, files, git) join this list."""
+
+CONSENT_FILE = "consent.json"
+DEVICE_KEY_FILE = "device.key"
+
+
+class ConsentError(ValueError):
+    """No valid consent, or a consent request that cannot be granted as asked."""
+
+
+class WindowLike(Protocol):
+    """What scope decisions need to know about a window."""
+
+    instance: str
+    cls: str
+    process: str | None
+
+
+@dataclass
+class Consent:
+    """One contributor's grant of scope."""
+
+    contributor_id: str  # pseudonym: HMAC-SHA256(device key, user name); the name is not stored
+    granted_at: str  # ISO 8601, UTC
+    apps: list[str]  # allowed apps: WM_CLASS instance or class, or process name; "*" = every app
+    sources: list[str]  # allowed sources, a subset of SOURCES
+    retention_days: int = 30  # segments older than this are deleted
+    policy_version: str = POLICY_VERSION  # the policy text the contributor agreed to
+    revoked_at: str | None = None  # set by `workscribe consent revoke`
+    extra: dict[str, Any] = field(default_factory=dict)  # forward-compatible fields
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown:
+            raise ConsentError(f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}")
+        if not self.sources:
+            raise ConsentError("no sources granted; pass --sources, e.g. --sources input,screen,window")
+        if not self.apps:
+            raise ConsentError("no apps granted; pass --apps, e.g. --apps xterm,code (or '*' for all)")
+        if self.retention_days <= 0:
+            raise ConsentError(f"retention must be at least 1 day, got {self.retention_days}")
+
+    @property
+    def active(self) -> bool:
+        """True until revoked."""
+        return self.revoked_at is None
+
+    def scope(self) -> dict[str, Any]:
+        """The part of the consent stored in every segment header."""
+        return {"contributor_id": self.contributor_id, "apps": self.apps, "sources": self.sources,
+                "policy_version": self.policy_version, "retention_days": self.retention_days}
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def device_key(home: Path | None = None) -> bytes:
+    """The per-device secret (owner-only file), created on first use."""
+    path = (home or paths.home()) / DEVICE_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def pseudonym(user: str, key: bytes) -> str:
+    """HMAC-SHA256(key, user), hex, shortened to 16 characters: not reversible without the key."""
+    return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def grant(apps: list[str], sources: list[str], retention_days: int = 30,
+          home: Path | None = None) -> Consent:
+    """Writes a new consent record, replacing any earlier one."""
+    home = home or paths.home()
+    consent = Consent(
+        contributor_id=pseudonym(getpass.getuser(), device_key(home)),
+        granted_at=_now_iso(),
+        apps=sorted({a.strip() for a in apps if a.strip()}, key=str.lower),
+        sources=[s for s in SOURCES if s in {x.strip() for x in sources}] or list(sources),
+        retention_days=retention_days,
+    )
+    _write(home / CONSENT_FILE, asdict(consent))
+    return consent
+
+
+def revoke(home: Path | None = None) -> Consent:
+    """Marks the consent revoked; a running recorder stops at its next check."""
+    home = home or paths.home()
+    consent = load(home)
+    if consent is None or not consent.active:
+        raise ConsentError("no active consent to revoke")
+    consent.revoked_at = _now_iso()
+    _write(home / CONSENT_FILE, asdict(consent))
+    return consent
+
+
+def load(home: Path | None = None) -> Consent | None:
+    """The stored consent (active or revoked), or None if none was ever granted."""
+    path = (home or paths.home()) / CONSENT_FILE
+    if not path.exists():
+        return None
+    try:
+        return Consent(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise ConsentError(f"consent record {path} is damaged ({exc}); grant consent again") from None
+
+
+def require(home: Path | None = None) -> Consent:
+    """The active consent, or ``ConsentError`` saying why recording may not start."""
+    consent = load(home)
+    if consent is None:
+        raise ConsentError("no consent granted; run `workscribe consent grant --apps ... --sources ...`")
+    if not consent.active:
+        raise ConsentError(f"consent was revoked at {consent.revoked_at}; grant it again to record")
+    return consent
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class AppMatcher:
+    """Decides whether a window belongs to an allowed app.
+
+    An entry matches the window's WM_CLASS instance, its WM_CLASS class, or its process name,
+    case-insensitively; ``*`` matches every window.
+    """
+
+    def __init__(self, apps: list[str]) -> None:
+        self._all = "*" in apps
+        self._apps = {a.lower(): a for a in apps if a != "*"}
+
+    def match(self, window: WindowLike | None) -> str | None:
+        """The allowlist entry that admits ``window``, or None if it is out of scope."""
+        if window is None:
+            return None
+        for name in (window.instance, window.cls, window.process):
+            if name and name.lower() in self._apps:
+                return self._apps[name.lower()]
+        if self._all:
+            return window.cls or window.instance or window.process or "*"
+        return None
+
+
+Rect = tuple[int, int, int, int]
+
+
+class Guard:
+    """Scope decisions for one recording: which events may be kept, and the gaps in between.
+
+    Keyboard input is in scope when the active window is allowed. Pointer input is in scope when
+    the window under the pointer is allowed (a click that activates an allowed window is kept), and
+    a release is kept when its press was. Nothing is kept while paused. While the active window is
+    out of scope, or the recorder is paused, only a ``guard/gap`` event with start and end is kept.
+
+    Args:
+        consent: the active consent.
+        now: the recording clock (injectable for tests).
+    """
+
+    def __init__(self, consent: Consent, now: Callable[[], int] | None = None) -> None:
+        from workscribe.events import now_ns
+        from workscribe.sources.base import WindowState
+
+        self.consent = consent
+        self.matcher = AppMatcher(consent.apps)
+        self.store_windows = "window" in consent.sources
+        self.now = now or now_ns
+        self.paused = False
+        self.state = WindowState()
+        self._active_app: str | None = None
+        self._gap: tuple[int, str] | None = None  # (start, reason) of the open gap
+        self._keys: set[int] = set()
+        self._buttons: set[int] = set()
+        self.dropped = 0
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """``recording``, ``paused`` or ``out of scope``."""
+        if self.paused:
+            return "paused"
+        return "recording" if self._active_app else "out of scope"
+
+    def on_window(self, state: Any) -> list[Event]:
+        """Takes a new window snapshot; returns gap events that this change closes."""
+        self.state = state
+        self._active_app = self.matcher.match(state.active)
+        return self._update_gap(self.now())
+
+    def set_paused(self, paused: bool) -> list[Event]:
+        """Pauses or resumes; returns gap events that this closes."""
+        self.paused = paused
+        return self._update_gap(self.now())
+
+    def close(self) -> list[Event]:
+        """Closes an open gap at the end of the recording."""
+        out = self._end_gap(self.now())
+        self._gap = None
+        return out
+
+    def _update_gap(self, t: int) -> list[Event]:
+        reason = "paused" if self.paused else (None if self._active_app else "out_of_scope")
+        current = self._gap[1] if self._gap else None
+        if reason == current:
+            return []
+        out = self._end_gap(t)
+        self._gap = (t, reason) if reason else None
+        return out
+
+    def _end_gap(self, t: int) -> list[Event]:
+        if self._gap is None:
+            return []
+        start, reason = self._gap
+        self._gap = None
+        data = {"reason": reason, "start": start, "end": t}
+        return [{"t": t, "source": "guard", "kind": "gap", "data": data}]
+
+    # -- decisions -------------------------------------------------------------------------------
+    def admit(self, event: Event) -> list[Event]:
+        """The events to store for ``event``: none, the event, or a closed gap then the event."""
+        source, kind, data = event["source"], event["kind"], event["data"]
+        if source == "window":
+            if self.paused or not self._active_app or not self.store_windows:
+                return []
+            return [{**event, "data": {**data, "app": self._active_app}}]
+        if source != "input" or self.paused:
+            self.dropped += source == "input"
+            return []
+        keep, prefix = False, []
+        if kind == "key_press":
+            keep = self._active_app is not None
+            if keep:
+                self._keys.add(data["keycode"])
+        elif kind == "key_release":
+            keep = data["keycode"] in self._keys
+            self._keys.discard(data["keycode"])
+        elif kind == "button_press":
+            keep = self._pointer_allowed(data["x"], data["y"])
+            if keep:
+                self._buttons.add(data["button"])
+                if self._gap is not None:  # a click that activates an allowed window
+                    prefix = self._end_gap(event["t"] - 1)
+        elif kind == "button_release":
+            keep = data["button"] in self._buttons
+            self._buttons.discard(data["button"])
+        elif kind == "motion":
+            keep = bool(self._buttons) or (
+                self._active_app is not None and self._pointer_allowed(data["x"], data["y"]))
+        elif kind == "scroll":
+            keep = self._pointer_allowed(data["x"], data["y"])
+        if not keep:
+            self.dropped += 1
+            return prefix
+        return [*prefix, event]
+
+    def _pointer_allowed(self, x: int, y: int) -> bool:
+        return self.matcher.match(self.state.window_at(x, y)) is not None
+
+    def frame_regions(self) -> list[tuple[Rect, bool]] | None:
+        """Screen regions bottom to top, each kept (allowed window) or blacked out; None = no frame."""
+        if self.paused or not self._active_app:
+            return None
+        return [((w.x, w.y, w.w, w.h), self.matcher.match(w) is not None) for w in self.state.stacking]

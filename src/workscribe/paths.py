@@ -1,0 +1,32 @@
+"""Where workscribe keeps its state: ``$WORKSCRIBE_HOME``, else the platform's user data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def home() -> Path:
+    """The state folder (consent record, keys, control socket), created owner-only."""
+    env = os.environ.get("WORKSCRIBE_HOME")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_data_dir("workscribe", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def run_dir() -> Path:
+    """Folder for the recorder's control socket (owner-only)."""
+    path = home() / "run"
+    path.mkdir(exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def control_socket() -> Path:
+    """The running recorder's control socket."""
+    return run_dir() / "recorder.sock"

@@ -1,0 +1,1 @@
+"""Raw events to actions, observations and episodes: pure functions."""

@@ -1,0 +1,204 @@
+"""The recorder: sources -> guard -> spool, with a control socket for pause, resume and status.
+
+The loop only wires things together: each source calls ``_on_event`` from its own thread, the guard
+decides what may be kept, kept input tells the screen source which frames to persist, and the spool
+writer thread writes. Nothing reaches the spool that the guard did not admit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workscribe import guard as guard_mod
+from workscribe.control import ControlServer
+from workscribe.events import Event, now_ns
+from workscribe.guard import Consent, Guard
+from workscribe.sources.base import SourceError, WindowState
+from workscribe.spool.writer import SpoolConfig, SpoolWriter
+
+
+@dataclass
+class RecordOptions:
+    """What ``workscribe record`` was asked to do."""
+
+    out: Path  # spool folder
+    duration: float | None = None  # stop after this many seconds (None: until stopped)
+    display: str | None = None  # X display, e.g. ":1" (None: $DISPLAY)
+    fps: float = 5.0  # screen grabs per second into the ring buffer
+    segment_s: float = 300.0  # roll segments this often
+    quota_bytes: int = 2 * 1024**3  # disk quota of the spool folder
+
+    def __post_init__(self) -> None:
+        if self.duration is not None and self.duration <= 0:
+            raise ValueError(f"--duration must be > 0 seconds, got {self.duration}")
+        if not 0 < self.fps <= 60:
+            raise ValueError(f"--fps must be in (0, 60], got {self.fps}")
+        if self.segment_s <= 0:
+            raise ValueError(f"--segment-seconds must be > 0, got {self.segment_s}")
+
+
+class Recorder:
+    """Records one session into a spool folder until stopped.
+
+    Args:
+        consent: the active consent (scope and sources).
+        options: output folder, duration, display, frame rate, segment and quota settings.
+        log: where one-line status messages go.
+    """
+
+    def __init__(self, consent: Consent, options: RecordOptions,
+                 log: Callable[[str], None] = print) -> None:
+        self.consent = consent
+        self.options = options
+        self.log = log
+        self.guard = Guard(consent)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.spool: SpoolWriter | None = None
+        self.sources: list[Any] = []
+        self.screen = None
+        self.started_t = 0
+        self.ready = False  # every source started
+        self.stop_reason = ""
+
+    # -- wiring -----------------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        with self._lock:
+            kept = self.guard.admit(event)
+            if not kept:
+                return
+            assert self.spool is not None
+            self.spool.put_events(kept)
+        if self.screen is not None and kept[-1]["source"] == "input":
+            self.screen.on_input(kept[-1])
+
+    def _on_window(self, state: WindowState) -> None:
+        with self._lock:
+            closed = self.guard.on_window(state)
+            if closed and self.spool is not None:
+                self.spool.put_events(closed)
+
+    def _on_frame(self, event: Event, image: Any) -> bool:
+        assert self.spool is not None
+        return self.spool.put_frame(event, image)
+
+    def _set_paused(self, paused: bool) -> None:
+        with self._lock:
+            closed = self.guard.set_paused(paused)
+            if closed and self.spool is not None:
+                self.spool.put_events(closed)
+
+    def handle(self, cmd: str) -> dict[str, Any]:
+        """Answers a control request: ``status``, ``pause``, ``resume`` or ``stop``."""
+        if cmd == "pause":
+            self._set_paused(True)
+        elif cmd == "resume":
+            self._set_paused(False)
+        elif cmd == "stop":
+            self.stop_reason = "stopped by request"
+            self._stop.set()
+        elif cmd != "status":
+            return {"ok": False, "error": f"unknown command {cmd!r}"}
+        return {"ok": True, **self.status()}
+
+    def status(self) -> dict[str, Any]:
+        """State, folder, elapsed time and counts, for ``workscribe status``."""
+        spool = self.spool
+        return {
+            "state": self.guard.status,
+            "out": str(self.options.out),
+            "elapsed_s": round((now_ns() - self.started_t) / 1e9, 1) if self.started_t else 0.0,
+            "events": spool.events_written if spool else 0,
+            "frames": spool.frames_stored if spool else 0,
+            "segment": spool.segment_path.name if spool and spool.segment_path else None,
+            "apps": self.consent.apps,
+            "ready": self.ready,
+            "pid": os.getpid(),
+        }
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Asks ``run`` to finish (safe from signal handlers and other threads)."""
+        self.stop_reason = self.stop_reason or reason
+        self._stop.set()
+
+    def run(self) -> dict[str, Any]:
+        """Records until the duration ends, a signal or ``stop`` arrives, or consent is revoked."""
+        from workscribe.sources import platform_backend
+
+        platform_backend()
+        from workscribe.sources.x11.input import X11InputSource
+        from workscribe.sources.x11.screen import ScreenSource
+        from workscribe.sources.x11.window import X11WindowSource
+
+        opts = self.options
+        control = ControlServer(self.handle)
+        self.spool = SpoolWriter(SpoolConfig(
+            out=opts.out, segment_s=opts.segment_s, quota_bytes=opts.quota_bytes,
+            header={"consent": self.consent.scope(), "display_fps": opts.fps}), warn=self.log)
+        previous = self._install_signals()
+        self.started_t = now_ns()
+        try:
+            window = X11WindowSource(opts.display, on_change=self._on_window)
+            self.sources.append(window)
+            window.start(self._on_event)
+            if "screen" in self.consent.sources:
+                self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display)
+                self.screen.start(self._on_frame)
+                self.sources.append(self.screen)
+            if "input" in self.consent.sources:
+                source = X11InputSource(opts.display)
+                source.start(self._on_event)
+                self.sources.append(source)
+            self.ready = True
+            self.log(f"recording to {opts.out} ({self.guard.status}); apps: {', '.join(self.consent.apps)}; "
+                     "`workscribe pause` / `workscribe status`; Ctrl-C stops")
+            deadline = time.monotonic() + opts.duration if opts.duration else None
+            while not self._stop.is_set():
+                remaining = deadline - time.monotonic() if deadline else 1.0
+                if remaining <= 0:
+                    self.stop_reason = self.stop_reason or "duration reached"
+                    break
+                self._stop.wait(min(1.0, remaining))
+                if not self.spool.alive:
+                    self.stop_reason = "spool writer failed"
+                    break
+                current = guard_mod.load()
+                if current is None or not current.active:
+                    self.stop_reason = "consent revoked"
+                    break
+        finally:
+            for source in reversed(self.sources):
+                try:
+                    source.stop()
+                except SourceError:
+                    pass
+            with self._lock:
+                self.spool.put_events(self.guard.close())
+            self.spool.close()
+            control.close()
+            self._restore_signals(previous)
+        return {"out": str(opts.out), "stop_reason": self.stop_reason or "stopped",
+                "events": self.spool.events_written, "frames": self.spool.frames_stored,
+                "frames_dropped": self.spool.frames_dropped, "evicted": len(self.spool.evicted),
+                "dropped_out_of_scope": self.guard.dropped}
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda s, f: self.request_stop(signal.Signals(s).name))
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

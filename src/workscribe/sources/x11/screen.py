@@ -1,0 +1,218 @@
+"""Screen frames: grabs into an in-memory ring at ``fps``, persisting only the frames that matter.
+
+Persisted (handed to the spool, which encodes them and stores identical images once):
+  * ``before``: the last grab taken before an input that may start an action;
+  * ``after``: the first *settled* grab (equal to the one before it) after an input that may end
+    an action, or the latest grab once ``after_timeout_s`` has passed without the screen settling;
+  * ``change``: a grab that differs from the last persisted one, at most once per ``keyframe_s``.
+
+Each grab carries the scope decision taken when it was grabbed: a grab taken out of scope or while
+paused is never persisted, and every persisted image is masked to the visible parts of allowed
+windows before it leaves this module. mss works the same on macOS and Windows; only the masking
+rectangles come from the platform's window source.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from workscribe.events import MODIFIER_KEYS, Event, now_ns
+from workscribe.sources.base import SourceError
+
+Rect = tuple[int, int, int, int]  # x, y, w, h
+Regions = list[tuple[Rect, bool]]
+ScopeFn = Callable[[], "Regions | None"]
+"""Returns screen regions bottom to top, each kept or blacked out; None when nothing may be persisted."""
+FrameSink = Callable[[Event, np.ndarray], bool]
+
+
+@dataclass
+class _Grab:
+    seq: int
+    t: int
+    raw: bytes
+    keep: Regions | None
+    settled: bool  # equal to the grab before it
+    persisted: bool = False
+
+
+def mask_image(raw: bytes, width: int, height: int, regions: Regions) -> np.ndarray:
+    """A BGRA image, black but for the kept regions.
+
+    ``regions`` are painted bottom to top: a kept one copies the screen, another one paints black,
+    so a window of another app on top of an allowed one hides it.
+    """
+    src = np.frombuffer(raw, np.uint8).reshape(height, width, 4)
+    out = np.zeros_like(src)
+    for (x, y, w, h), keep in regions:
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = src[y0:y1, x0:x1] if keep else 0
+    return out
+
+
+class ScreenSource:
+    """Grabs the screen with mss into a ring buffer and persists selected frames.
+
+    Args:
+        scope: called for each grab; the rectangles to keep, or None if out of scope.
+        fps: grabs per second into the ring.
+        display_name: X display (mss reads ``$DISPLAY`` on Linux; pass it here instead).
+    """
+
+    name = "screen"
+
+    def __init__(self, scope: ScopeFn, fps: float = 5.0, display_name: str | None = None,
+                 keyframe_s: float = 1.0, after_timeout_s: float = 1.0, ring: int = 6) -> None:
+        if fps <= 0 or fps > 60:
+            raise ValueError(f"fps must be in (0, 60], got {fps}")
+        self.scope = scope
+        self.period = 1.0 / fps
+        self.display_name = display_name
+        self.keyframe_ns = int(keyframe_s * 1e9)
+        self.after_timeout_ns = int(after_timeout_s * 1e9)
+        self._ring: deque[_Grab] = deque(maxlen=ring)
+        self._lock = threading.Lock()
+        self._before: list[int] = []
+        self._after_since: int | None = None
+        self._last_persist_t = 0
+        self._dirty = False
+        self._last_scroll_t = 0
+        self._last_text_t = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sink: FrameSink | None = None
+        self.grabs = 0
+        self.persisted = 0
+        self.size = (0, 0)
+
+    def start(self, sink: FrameSink) -> None:  # type: ignore[override]
+        """Starts grabbing; persisted frames go to ``sink(event, bgra_image)``."""
+        import mss
+
+        try:
+            probe = mss.MSS(display=self.display_name) if self.display_name else mss.MSS()
+            mon = probe.monitors[0]
+            probe.close()
+        except Exception as exc:  # mss raises its own ScreenShotError and OSError
+            raise SourceError(f"cannot grab the screen: {exc}") from None
+        self.size = (mon["width"], mon["height"])
+        self._sink = sink
+        self._thread = threading.Thread(target=self._loop, name="screen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stops grabbing (persisting a pending ``after`` frame first)."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._thread = None
+        self._sink = None
+
+    # -- input hints (any thread) ----------------------------------------------------------------
+    def on_input(self, event: Event) -> None:
+        """Asks for the frames around an input event that was kept.
+
+        A press that may start an action wants the frame before it; one that may end an action
+        wants the first settled frame after it. A run of typed text wants a frame before its first
+        key only (and, through the after rule, at most one frame a second while it goes on).
+        """
+        kind, data, t = event["kind"], event["data"], event["t"]
+        if kind == "button_press":
+            self._last_text_t = 0
+            self.want_before(t)
+        elif kind in ("button_release", "key_release"):
+            self.want_after(t)
+        elif kind == "scroll":
+            if t - self._last_scroll_t > 300_000_000:
+                self.want_before(t)
+            self._last_scroll_t = t
+            self.want_after(t)
+        elif kind == "key_press" and data["key"] not in MODIFIER_KEYS:
+            is_text = data.get("text") is not None
+            if not (is_text and self._last_text_t and t - self._last_text_t <= 1_000_000_000):
+                self.want_before(t)
+            self._last_text_t = t if is_text else 0
+            self.want_after(t)
+
+    def want_before(self, t: int) -> None:
+        """Persist the last grab taken at or before clock time ``t``."""
+        with self._lock:
+            self._before.append(t)
+
+    def want_after(self, t: int) -> None:
+        """Persist the first settled grab after clock time ``t`` (the earliest pending request wins)."""
+        with self._lock:
+            if self._after_since is None:
+                self._after_since = t
+
+    # -- grab loop -----------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        import mss
+
+        sct = mss.MSS(display=self.display_name) if self.display_name else mss.MSS()
+        mon = sct.monitors[0]
+        seq = 0
+        next_t = time.monotonic()
+        try:
+            while not self._stopping.is_set():
+                t = now_ns()
+                keep = self.scope()
+                raw = bytes(sct.grab(mon).raw)
+                prev = self._ring[-1] if self._ring else None
+                settled = prev is not None and prev.raw == raw
+                if prev is not None and not settled:
+                    self._dirty = True
+                self._ring.append(_Grab(seq, t, raw, keep, settled))
+                seq += 1
+                self.grabs += 1
+                self._decide(t)
+                next_t += self.period
+                delay = next_t - time.monotonic()
+                if delay < 0:
+                    next_t = time.monotonic()
+                    delay = 0
+                self._stopping.wait(delay)
+            self._decide(now_ns(), final=True)
+        finally:
+            sct.close()
+
+    def _decide(self, now: int, final: bool = False) -> None:
+        with self._lock:
+            before, self._before = self._before, []
+            after_since = self._after_since
+        for t in before:
+            grab = next((g for g in reversed(self._ring) if g.t <= t), None)
+            if grab is not None:
+                self._persist(grab, "before")
+        latest = self._ring[-1] if self._ring else None
+        if latest is None:
+            return
+        if after_since is not None:
+            done = latest.t > after_since and (latest.settled or final)
+            if done or now - after_since >= self.after_timeout_ns:
+                self._persist(latest, "after")
+                with self._lock:
+                    if self._after_since == after_since:
+                        self._after_since = None
+        if self._dirty and now - self._last_persist_t >= self.keyframe_ns:
+            self._persist(latest, "change")
+
+    def _persist(self, grab: _Grab, reason: str) -> None:
+        if grab.keep is None or self._sink is None or grab.persisted:
+            return
+        grab.persisted = True
+        w, h = self.size
+        image = mask_image(grab.raw, w, h, grab.keep)
+        event: Event = {"t": grab.t, "source": "screen", "kind": "frame", "data": {"reason": reason}}
+        if self._sink(event, image):
+            self.persisted += 1
+        self._last_persist_t = max(self._last_persist_t, grab.t)
+        self._dirty = False

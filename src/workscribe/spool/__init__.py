@@ -1,0 +1,1 @@
+"""Segments on disk: crash-safe writing, quota, reading back."""

@@ -1,0 +1,74 @@
+"""Screen frames as an H.264 stream of packets, without a container.
+
+Each persisted frame is encoded at once (``tune=zerolatency``: no B-frames, no look-ahead), so its
+packet can be appended to the segment immediately and nothing waits in an encoder buffer when the
+recorder is killed. The segment file is the container: a packet record carries the frame id and
+a keyframe flag, and a reader seeks to the last keyframe at or before the frame it wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+
+import numpy as np
+
+CODEC = "h264"
+
+
+class FrameEncoder:
+    """Encodes BGRA screen images into H.264 packets, one packet per image."""
+
+    def __init__(self, width: int, height: int, crf: int = 26, keyint: int = 60,
+                 preset: str = "ultrafast") -> None:
+        import av
+
+        self.width, self.height = width, height
+        self._cc = av.CodecContext.create("libx264", "w")
+        self._cc.width, self._cc.height = width, height
+        self._cc.pix_fmt = "yuv420p"
+        self._cc.time_base = Fraction(1, 1000)
+        self._cc.thread_count = 1
+        self._cc.options = {"preset": preset, "tune": "zerolatency", "crf": str(crf),
+                            "keyint": str(keyint), "bf": "0"}
+        self._pts = 0
+        self._av = av
+
+    def encode(self, bgra: np.ndarray) -> list[tuple[bytes, bool]]:
+        """Encodes one ``(height, width, 4)`` BGRA image; returns ``[(packet, is_keyframe)]``."""
+        frame = self._av.VideoFrame.from_ndarray(bgra, format="bgra").reformat(format="yuv420p")
+        frame.pts = self._pts
+        self._pts += 1
+        return [(bytes(p), bool(p.is_keyframe)) for p in self._cc.encode(frame)]
+
+    def close(self) -> list[tuple[bytes, bool]]:
+        """Drains the encoder (empty with zerolatency, kept for codecs that buffer)."""
+        try:
+            return [(bytes(p), bool(p.is_keyframe)) for p in self._cc.encode(None)]
+        except Exception:  # an encoder that never received a frame has nothing to drain
+            return []
+
+
+def decode_packets(packets: Iterable[tuple[int, bool, bytes]], wanted: set[int] | None = None,
+                   ) -> dict[int, np.ndarray]:
+    """Decodes ``(frame_id, keyframe, packet)`` in stream order into RGB arrays.
+
+    Decoding starts at the first keyframe; only frames in ``wanted`` (all if None) are kept.
+    """
+    import av
+
+    cc = av.CodecContext.create(CODEC, "r")
+    out: dict[int, np.ndarray] = {}
+    started = False
+    last = max(wanted) if wanted else None
+    for frame_id, keyframe, data in packets:
+        if not started:
+            if not keyframe:
+                continue
+            started = True
+        for frame in cc.decode(av.Packet(data)):
+            if wanted is None or frame_id in wanted:
+                out[frame_id] = frame.to_ndarray(format="rgb24")
+        if last is not None and frame_id >= last:
+            break
+    return out

@@ -1,0 +1,52 @@
+"""Helpers shared by tests: the real CLI in a subprocess, a recorder process handle."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Runs the real `workscribe` CLI in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "workscribe", *args], env=env, input=input,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class RecorderProcess:
+    """A real `workscribe record` process on a test display."""
+
+    def __init__(self, proc: subprocess.Popen, env: dict[str, str], out: Path) -> None:
+        self.proc, self.env, self.out = proc, env, out
+
+    def control(self, cmd: str) -> dict:
+        """Runs `workscribe CMD --json` against this recorder."""
+        r = run_cli(cmd, "--json", env=self.env)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"recorder exited early: {self.proc.stderr.read()}")
+            r = run_cli("status", "--json", env=self.env)
+            if r.returncode == 0 and json.loads(r.stdout).get("ready"):
+                return
+            time.sleep(0.05)
+        raise AssertionError("recorder did not become ready")
+
+    def stop(self, timeout: float = 20.0) -> tuple[int, str, str]:
+        """Sends SIGINT (a clean stop) and returns (exit code, stdout, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def kill9(self) -> None:
+        self.proc.kill()
+        self.proc.communicate(timeout=10)

@@ -1,0 +1,119 @@
+"""Writer and reader of segments on real files: order, frames, torn tails, quota."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workscribe.events import make_event
+from workscribe.spool import format as fmt
+from workscribe.spool.reader import Spool, SpoolReadError, open_segment
+from workscribe.spool.writer import SpoolConfig, SpoolError, SpoolWriter, enforce_quota
+
+
+def _image(value: int, w: int = 320, h: int = 200) -> np.ndarray:
+    img = np.zeros((h, w, 4), np.uint8)
+    img[20:60, 10 + value:110 + value, :3] = 255  # a white bar that moves with value
+    return img
+
+
+def test_events_and_frames_round_trip(tmp_path: Path) -> None:
+    w = SpoolWriter(SpoolConfig(out=tmp_path))
+    t0 = time.monotonic_ns()
+    w.put_events([make_event("input", "motion", {"x": i, "y": 2 * i}, t=t0 + i * 1000) for i in range(100)])
+    for k, v in enumerate([0, 30, 30, 60]):  # the repeated image must be stored once
+        w.put_frame(make_event("screen", "frame", {"reason": "change"}, t=t0 + 50_000 + k), _image(v))
+    w.close()
+    spool = Spool(tmp_path)
+    assert len(spool.segments) == 1 and spool.segments[0].complete
+    events = list(spool.iter_events(spool.recordings()[0]))
+    assert [e["data"]["x"] for e in events if e["kind"] == "motion"] == list(range(100))
+    frames = [e["data"] for e in events if e["kind"] == "frame"]
+    assert [f["id"] for f in frames] == [0, 1, 1, 2]
+    decoded = spool.frames([f["ref"] for f in frames])
+    assert len(decoded) == 3
+    img = decoded[frames[1]["ref"]]
+    assert img.shape == (200, 320, 3)
+    assert img[40, 60].mean() > 200 and img[100, 200].mean() < 30  # bar where it was drawn
+    summary = spool.summary()
+    assert summary["events"] == {"input.motion": 100, "screen.frame": 4}
+    assert summary["frames"] == 3 and summary["segments"] == 1
+
+
+def test_torn_tail_reads_back_complete_records(tmp_path: Path) -> None:
+    w = SpoolWriter(SpoolConfig(out=tmp_path))
+    w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
+    w.close()
+    seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
+    data = seg.read_bytes()
+    seg.write_bytes(data[:-7])  # tear the footer as a crash would
+    s = open_segment(seg)
+    assert not s.complete and "torn record" in s.problems[0]
+    assert [e["kind"] for e in s.events()] == ["motion"]
+
+
+def test_damaged_middle_record_is_skipped(tmp_path: Path) -> None:
+    w = SpoolWriter(SpoolConfig(out=tmp_path, flush_s=0.01))
+    w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
+    time.sleep(0.1)
+    w.put_events([make_event("input", "motion", {"x": 2, "y": 2})])
+    w.close()
+    seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
+    s = open_segment(seg)
+    first_events = next(off for t, off, _ in s._index if t == fmt.EVENTS)
+    data = bytearray(seg.read_bytes())
+    data[first_events + 3] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    s = open_segment(seg)
+    assert [e["data"]["x"] for e in s.events()] == [2]
+    assert any("checksum" in p for p in s.problems)
+
+
+def test_missing_or_foreign_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SpoolReadError, match="no such folder"):
+        Spool(tmp_path / "nope")
+    (tmp_path / "seg-x.wss").write_bytes(b"garbage")
+    with pytest.raises(SpoolReadError, match="no readable workscribe segments"):
+        Spool(tmp_path)
+
+
+def test_second_writer_on_same_folder_is_refused(tmp_path: Path) -> None:
+    w = SpoolWriter(SpoolConfig(out=tmp_path))
+    with pytest.raises(SpoolError, match="another recorder"):
+        SpoolWriter(SpoolConfig(out=tmp_path))
+    w.close()
+
+
+def test_segments_roll_and_quota_evicts_oldest(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    w = SpoolWriter(SpoolConfig(out=tmp_path, segment_s=0.05, flush_s=0.01, quota_bytes=6000),
+                    warn=warnings.append)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        noise = rng.integers(0, 2**31, 300).tolist()  # incompressible: segments grow
+        w.put_events([make_event("input", "motion", {"x": i, "noise": noise})])
+        time.sleep(0.02)
+    w.close()
+    names = sorted(p.name for p in tmp_path.glob(fmt.SEGMENT_GLOB))
+    assert w.evicted, "nothing was evicted"
+    assert all(name not in names for name, _ in w.evicted)
+    assert sum(os.path.getsize(tmp_path / n) for n in names) <= 6000 + max(
+        os.path.getsize(tmp_path / n) for n in names)
+    assert any("evicted" in m for m in warnings)
+    kinds = [e["kind"] for seg in Spool(tmp_path).segments for e in seg.events()]
+    assert "evicted" in kinds
+
+
+def test_enforce_quota_keeps_the_open_segment(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"seg-2026010{i}T000000-abcdef01-0000{i}.wss"
+        p.write_bytes(b"x" * 1000)
+        paths.append(p)
+    evicted = enforce_quota(tmp_path, 1500, keep={paths[0]})
+    assert [n for n, _ in evicted] == [paths[1].name, paths[2].name]
+    assert paths[0].exists()

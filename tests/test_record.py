@@ -1,0 +1,268 @@
+"""The recorder against the real thing: Xvfb + openbox, xterm windows, xdotool input, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import run_cli
+from workscribe.envs.demonstrator import HumanDemonstrator
+from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
+from workscribe.spool import format as fmt
+from workscribe.spool.reader import Spool
+
+pytestmark = pytest.mark.x11
+
+ALLOWED = "allowedterm"  # xterm -name: WM_CLASS instance; the process name `xterm` is not allowed
+
+
+def _grant(env: dict[str, str], apps: str = ALLOWED, sources: str = "input,screen,window") -> None:
+    r = run_cli("consent", "grant", "--apps", apps, "--sources", sources, "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+
+
+def _xterm(d: XDisplay, name: str, geometry: str) -> tuple:
+    return open_window(d.name, "xterm", "-name", name, "-geometry", geometry, wm_class=name)
+
+
+def _geometry(d: XDisplay, wid: int) -> tuple[int, int, int, int]:
+    out = xdotool(d.name, "getwindowgeometry", "--shell", str(wid))
+    v = dict(line.split("=") for line in out.split())
+    return int(v["X"]), int(v["Y"]), int(v["WIDTH"]), int(v["HEIGHT"])
+
+
+def _actions(out: Path, env: dict[str, str]) -> list[dict]:
+    r = run_cli("actions", str(out), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _all_event_bytes(out: Path) -> bytes:
+    """Every byte under the spool folder, with event payloads decompressed."""
+    blob = b""
+    for path in out.rglob("*"):
+        if path.is_file():
+            blob += path.read_bytes()
+    for seg in Spool(out).segments:
+        for rtype, off, length in seg._index:
+            if rtype == fmt.EVENTS:
+                with open(seg.path, "rb") as f:
+                    f.seek(off)
+                    blob += zlib.decompress(f.read(length))
+    return blob
+
+
+def _kill_procs(*procs) -> None:
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_actions_match_ground_truth(xdisplay: XDisplay, recorder) -> None:
+    term, wid = _xterm(xdisplay, ALLOWED, "100x30+40+40")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        x, y, w, h = _geometry(xdisplay, wid)
+        demo = HumanDemonstrator(xdisplay.name, seed=3, cps=10)
+        cx, cy = x + w // 2, y + h // 2
+        demo.click(cx, cy)
+        demo.type_text("echo héłlo wörld")
+        demo.key("Return")
+        demo.double_click(x + 60, y + 20)
+        demo.drag(x + 40, y + 60, x + 240, y + 62)
+        demo.scroll(cx, cy, 3)
+        demo.hotkey("ctrl+shift+t")
+        demo.right_click(cx + 30, cy + 10)
+        xdotool(xdisplay.name, "key", "Escape")  # close xterm's menu, not part of the truth
+        time.sleep(0.5)
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        _kill_procs(term)
+    actions = [a for a in _actions(rec.out, recorder.env) if a["keys"] != "escape"]
+    truth = demo.truth
+    assert [a["type"] for a in actions] == [t["type"] for t in truth]
+    for got, want in zip(actions, truth, strict=True):
+        for key in ("text", "keys", "button", "dx", "dy"):
+            if want.get(key) is not None:
+                assert got[key] == want[key], (key, got, want)
+        for kx, ky in (("x", "y"), ("x2", "y2")):
+            if want.get(kx) is not None:
+                assert math.dist((got[kx], got[ky]), (want[kx], want[ky])) <= 2, (got, want)
+        assert got["app"] == ALLOWED
+        assert got["frame_before"] is not None
+    summary = Spool(rec.out).summary()
+    assert summary["frames"] > 0 and summary["complete_segments"] == 1
+
+
+def test_kill_9_loses_at_most_the_last_second(xdisplay: XDisplay, recorder) -> None:
+    term, wid = _xterm(xdisplay, ALLOWED, "80x20+40+40")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        x, y, w, h = _geometry(xdisplay, wid)
+        xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "type", "--delay", "30", "survives the crash")
+        time.sleep(1.0)
+        rec.kill9()
+    finally:
+        _kill_procs(term)
+    spool = Spool(rec.out)
+    assert not spool.segments[0].complete  # no footer: it really died
+    types = [a["text"] for a in _actions(rec.out, recorder.env) if a["type"] == "type"]
+    assert types == ["survives the crash"]
+    # A new recording into the same folder works and both read back.
+    rec2 = recorder()
+    rec2.stop()
+    assert len(Spool(rec.out).segments) == 2
+
+
+def test_quota_evicts_oldest_closed_segments(xdisplay: XDisplay, recorder) -> None:
+    term, wid = _xterm(xdisplay, ALLOWED, "80x20+40+40")
+    try:
+        _grant(recorder.env)
+        rec = recorder("--segment-seconds", "0.5", "--quota", "20KB")
+        x, y, _, _ = _geometry(xdisplay, wid)
+        demo = HumanDemonstrator(xdisplay.name, seed=1, cps=12)
+        for i in range(6):
+            demo.click(x + 40 + 10 * i, y + 40)
+            demo.type_text(f"ls -la /tmp {i}")
+            demo.key("Return")
+        code, _, err = rec.stop()
+    finally:
+        _kill_procs(term)
+    assert code == 0
+    assert re.search(r"evicted seg-\S+ \(\d+ bytes\)", err), err
+    segments = sorted(rec.out.glob(fmt.SEGMENT_GLOB))
+    sizes = [p.stat().st_size for p in segments]
+    assert sum(sizes[:-1]) <= 20_000  # all but the segment being written fit the quota
+    kinds = {e["kind"] for seg in Spool(rec.out).segments for e in seg.events()}
+    assert "evicted" in kinds
+
+
+def test_record_refuses_without_consent(ws_home: Path, xdisplay: XDisplay, tmp_path: Path) -> None:
+    env = {**xdisplay.env, "WORKSCRIBE_HOME": str(ws_home)}
+    r = run_cli("record", "--out", str(tmp_path / "s"), "--duration", "1", env=env)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "no consent" in r.stderr
+    assert not (tmp_path / "s").exists()
+    _grant(env)
+    assert run_cli("consent", "revoke", env=env).returncode == 0
+    r = run_cli("record", "--out", str(tmp_path / "s"), "--duration", "1", env=env)
+    assert r.returncode == 2 and "revoked" in r.stderr
+    shown = json.loads(run_cli("consent", "show", "--json", env=env).stdout)
+    assert shown["revoked_at"] and shown["apps"] == [ALLOWED]
+
+
+def test_out_of_scope_window_leaves_no_trace(xdisplay: XDisplay, recorder) -> None:
+    secret = "Zq7SECRETnotes"
+    allowed, aw = _xterm(xdisplay, ALLOWED, "60x20+10+10")
+    other, ow = _xterm(xdisplay, "secretterm", "60x20+620+300")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        ox, oy, owd, oht = _geometry(xdisplay, ow)
+        ax, ay, _, _ = _geometry(xdisplay, aw)
+        xdotool(xdisplay.name, "mousemove", str(ox + 40), str(oy + 40), "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "windowactivate", "--sync", str(ow))
+        xdotool(xdisplay.name, "type", "--delay", "20", f"echo {secret}")
+        xdotool(xdisplay.name, "key", "Return")
+        time.sleep(0.6)
+        assert rec.control("status")["state"] == "out of scope"
+        xdotool(xdisplay.name, "mousemove", str(ax + 30), str(ay + 30), "click", "--delay", "0", "1")
+        time.sleep(0.3)
+        xdotool(xdisplay.name, "type", "--delay", "20", "visible")
+        time.sleep(1.5)
+        assert rec.control("status")["state"] == "recording"
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        _kill_procs(allowed, other)
+    blob = _all_event_bytes(rec.out)
+    assert secret.encode() not in blob and b"secretterm" not in blob
+    assert ALLOWED.encode() in blob  # the same check does see what was in scope
+    spool = Spool(rec.out)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    gaps = [e["data"] for e in events if e["kind"] == "gap"]
+    assert gaps and gaps[0]["reason"] == "out_of_scope" and gaps[0]["end"] > gaps[0]["start"]
+    keys = [e for e in events if e["kind"] == "key_press"]
+    assert all(not (g["start"] <= k["t"] <= g["end"]) for g in gaps for k in keys)
+    assert "".join(k["data"]["text"] or "" for k in keys) == "visible"
+    refs = [e["data"]["ref"] for e in events if e["kind"] == "frame"]
+    frames = spool.frames(refs)
+    assert frames
+    for image in frames.values():  # the other app's window is black in every stored frame
+        region = image[oy + 5:oy + oht - 5, ox + 5:ox + owd - 5]
+        assert int(region.max()) == 0
+    assert any(int(img.max()) > 0 for img in frames.values())
+
+
+def test_pause_and_resume(xdisplay: XDisplay, recorder) -> None:
+    term, wid = _xterm(xdisplay, ALLOWED, "80x20+40+40")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        x, y, _, _ = _geometry(xdisplay, wid)
+        xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "type", "--delay", "20", "before ")
+        assert rec.control("pause")["state"] == "paused"
+        assert rec.control("status")["state"] == "paused"
+        xdotool(xdisplay.name, "type", "--delay", "20", "HIDDENWORD")
+        time.sleep(0.2)
+        assert rec.control("resume")["state"] == "recording"
+        time.sleep(1.2)
+        xdotool(xdisplay.name, "type", "--delay", "20", "after")
+        code, _, _ = rec.stop()
+        assert code == 0
+    finally:
+        _kill_procs(term)
+    assert b"HIDDENWORD" not in _all_event_bytes(rec.out)
+    texts = [a["text"] for a in _actions(rec.out, recorder.env) if a["type"] == "type"]
+    assert texts == ["before ", "after"]
+    spool = Spool(rec.out)
+    gaps = [e["data"] for e in spool.iter_events(spool.recordings()[0]) if e["kind"] == "gap"]
+    assert [g["reason"] for g in gaps] == ["paused"]
+
+
+def test_motion_is_thinned_but_presses_keep_their_position(xdisplay: XDisplay, recorder) -> None:
+    term, wid = _xterm(xdisplay, ALLOWED, "100x30+20+20")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        x, y, _, _ = _geometry(xdisplay, wid)
+        chain = []
+        for i in range(200):  # 200 moves in about 0.2 s: far above 60 Hz
+            chain += ["mousemove", str(x + 10 + i), str(y + 10 + i // 2), "sleep", "0.001"]
+        xdotool(xdisplay.name, *chain, "click", "--delay", "0", "1")
+        time.sleep(0.3)
+        rec.stop()
+    finally:
+        _kill_procs(term)
+    spool = Spool(rec.out)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    motion = [e["t"] for e in events if e["kind"] == "motion"]
+    assert 3 <= len(motion) < 60
+    # at most 60 Hz, except the last position before the press, which is never thinned away
+    assert min(np.diff(motion[:-1])) >= 16_000_000
+    press = next(e for e in events if e["kind"] == "button_press")
+    last = [e for e in events if e["kind"] == "motion"][-1]
+    assert last["t"] <= press["t"] and (last["data"]["x"], last["data"]["y"]) == (x + 209, y + 109)
+    assert (press["data"]["x"], press["data"]["y"]) == (x + 209, y + 10 + 199 // 2)
+
+
+def test_bad_spool_folder_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    for args in (["inspect", str(tmp_path / "missing")], ["actions", str(tmp_path), "--json"]):
+        r = run_cli(*args)
+        assert r.returncode == 2 and r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1
+        assert "Traceback" not in r.stderr
+    (tmp_path / "seg-20260101T000000-00000000-00001.wss").write_bytes(b"\x00" * 100)
+    r = run_cli("inspect", str(tmp_path), "--json")
+    assert r.returncode == 2 and "no readable" in r.stderr
