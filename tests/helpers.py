@@ -47,6 +47,11 @@ class RecorderProcess:
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out, err
 
+    def stop_waiting(self, timeout: float = 20.0) -> tuple[int, str, str]:
+        """Waits for the recorder to stop by itself and returns (exit code, stdout, stderr)."""
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
     def kill9(self) -> None:
         self.proc.kill()
         self.proc.communicate(timeout=10)

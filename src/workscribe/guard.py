@@ -106,7 +106,8 @@ def grant(apps: list[str], sources: list[str], retention_days: int = 30,
         contributor_id=pseudonym(getpass.getuser(), device_key(home)),
         granted_at=_now_iso(),
         apps=sorted({a.strip() for a in apps if a.strip()}, key=str.lower),
-        sources=[s for s in SOURCES if s in {x.strip() for x in sources}] or list(sources),
+        sources=sorted({x.strip() for x in sources if x.strip()},
+                       key=lambda s: SOURCES.index(s) if s in SOURCES else len(SOURCES)),
         retention_days=retention_days,
     )
     _write(home / CONSENT_FILE, asdict(consent))

@@ -19,14 +19,14 @@ def home() -> Path:
     return path
 
 
-def run_dir() -> Path:
-    """Folder for the recorder's control socket (owner-only)."""
-    path = home() / "run"
+def run_dir(state: Path | None = None) -> Path:
+    """Folder for the recorder's control socket (owner-only), under ``state`` or ``home()``."""
+    path = (state or home()) / "run"
     path.mkdir(exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
     return path
 
 
-def control_socket() -> Path:
-    """The running recorder's control socket."""
-    return run_dir() / "recorder.sock"
+def control_socket(state: Path | None = None) -> Path:
+    """The running recorder's control socket, under ``state`` or ``home()``."""
+    return run_dir(state) / "recorder.sock"

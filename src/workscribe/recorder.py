@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ class RecordOptions:
     duration: float | None = None  # stop after this many seconds (None: until stopped)
     display: str | None = None  # X display, e.g. ":1" (None: $DISPLAY)
     fps: float = 5.0  # screen grabs per second into the ring buffer
+    keyframe_s: float = 2.0  # at most one change-triggered frame this often
     segment_s: float = 300.0  # roll segments this often
     quota_bytes: int = 2 * 1024**3  # disk quota of the spool folder
 
@@ -42,6 +45,8 @@ class RecordOptions:
             raise ValueError(f"--fps must be in (0, 60], got {self.fps}")
         if self.segment_s <= 0:
             raise ValueError(f"--segment-seconds must be > 0, got {self.segment_s}")
+        if self.keyframe_s < 1:
+            raise ValueError(f"--keyframe-seconds must be >= 1, got {self.keyframe_s}")
 
 
 class Recorder:
@@ -150,7 +155,8 @@ class Recorder:
             self.sources.append(window)
             window.start(self._on_event)
             if "screen" in self.consent.sources:
-                self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display)
+                self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
+                                           keyframe_s=opts.keyframe_s)
                 self.screen.start(self._on_frame)
                 self.sources.append(self.screen)
             if "input" in self.consent.sources:
@@ -202,3 +208,39 @@ class Recorder:
     def _restore_signals(previous: dict[int, Any]) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def spawn_recorder(out: Path, display: str, state: Path, *args: str) -> subprocess.Popen:
+    """Starts ``workscribe record`` in its own process, as a contributor would, with state in ``state``.
+
+    Its stdout and stderr are pipes (text). Wait for it with ``wait_until_ready``.
+    """
+    env = {**os.environ, "DISPLAY": display, "WORKSCRIBE_HOME": str(state)}
+    return subprocess.Popen([sys.executable, "-m", "workscribe", "record", "--out", str(out),
+                             "--display", display, *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_until_ready(proc: subprocess.Popen, state: Path, timeout: float = 30.0) -> None:
+    """Polls the recorder's control socket until every source has started.
+
+    Raises:
+        ControlError: the recorder exited, or was not ready within ``timeout`` seconds.
+    """
+    from workscribe import paths
+    from workscribe.control import ControlError, request
+
+    socket_path = paths.control_socket(state)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if request("status", socket_path).get("ready"):
+                return
+        except ControlError:
+            pass
+        if proc.poll() is not None:
+            why = proc.stderr.read().strip() if proc.stderr else ""
+            raise ControlError(f"the recorder did not start: {why}")
+        if time.monotonic() > deadline:
+            raise ControlError(f"the recorder was not ready within {timeout:.0f} s")
+        time.sleep(0.05)

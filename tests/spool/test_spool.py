@@ -17,7 +17,7 @@ from workscribe.spool.writer import SpoolConfig, SpoolError, SpoolWriter, enforc
 
 def _image(value: int, w: int = 320, h: int = 200) -> np.ndarray:
     img = np.zeros((h, w, 4), np.uint8)
-    img[20:60, 10 + value:110 + value, :3] = 255  # a white bar that moves with value
+    img[20:60, 10 + value:110 + value, 2] = 230  # a red bar (BGRA) that moves with value
     return img
 
 
@@ -38,7 +38,9 @@ def test_events_and_frames_round_trip(tmp_path: Path) -> None:
     assert len(decoded) == 3
     img = decoded[frames[1]["ref"]]
     assert img.shape == (200, 320, 3)
-    assert img[40, 60].mean() > 200 and img[100, 200].mean() < 30  # bar where it was drawn
+    r, g, b = (int(c) for c in img[40, 60])
+    assert r > 200 and g < 30 and b < 30, (r, g, b)  # red stays red: channel order is right
+    assert img[100, 200].max() < 30
     summary = spool.summary()
     assert summary["events"] == {"input.motion": 100, "screen.frame": 4}
     assert summary["frames"] == 3 and summary["segments"] == 1

@@ -4,10 +4,46 @@ from __future__ import annotations
 
 import click
 
+from workscribe.cli import EXIT_FAILED, CliError
+from workscribe.cli.common import echo_json, json_option, print_table
+
 
 @click.group("bench")
 def bench_group() -> None:
     """Measure speed and resource use."""
+
+
+@bench_group.command("record")
+@click.option("--duration", default=60.0, show_default=True, type=float,
+              help="Seconds of steady typing and clicking.")
+@click.option("--fps", default=5.0, show_default=True, type=float, help="Recorder frame rate.")
+@click.option("--burst-rate", default=500, show_default=True, type=int,
+              help="Injected input events per second in the burst phase.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the demonstrator.")
+@json_option
+def bench_record_cmd(duration: float, fps: float, burst_rate: int, seed: int, as_json: bool) -> None:
+    """Measure the recorder: CPU, memory, bytes per hour, lost events.
+
+    Example: workscribe bench record --json
+    """
+    from rich.progress import Progress
+
+    from workscribe.bench.record import bench_record
+    from workscribe.envs.xdisplay import DisplayError
+
+    if duration <= 0 or burst_rate <= 0:
+        raise CliError("--duration and --burst-rate must be > 0")
+    try:
+        with Progress(transient=True, disable=as_json) as bar:
+            task = bar.add_task("steady workload", total=1.0)
+            result = bench_record(duration, fps, burst_rate, seed=seed,
+                                  progress=lambda f: bar.update(task, completed=f))
+    except (DisplayError, RuntimeError) as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    if as_json:
+        echo_json(result)
+    else:
+        print_table("bench record", ["figure", "value"], result.items())
 
 
 def register(cli: click.Group) -> None:

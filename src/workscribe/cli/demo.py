@@ -8,9 +8,6 @@ then prints the summary and the actions and writes a contact sheet.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,12 +32,13 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
 
     Example: workscribe demo --out demo-out
     """
-    from workscribe import guard
+    from workscribe import guard, paths
     from workscribe.cli.inspect import spool_actions
     from workscribe.control import ControlError, request
     from workscribe.envs.demonstrator import HumanDemonstrator, demo_session, window_rect
     from workscribe.envs.xdisplay import DisplayError, XDisplay, open_window
     from workscribe.process.reduce import ACTION_KEYS
+    from workscribe.recorder import spawn_recorder, wait_until_ready
     from workscribe.spool.reader import Spool
     from workscribe.viz.contact_sheet import render_contact_sheet
 
@@ -51,7 +49,6 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
         for old in spool_dir.glob("seg-*.wss"):
             old.unlink()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.environ["WORKSCRIBE_HOME"] = str(home)
     guard.grant(["xterm"], ["input", "screen", "window"], home=home)
     quiet = as_json
     _status("starting Xvfb + openbox", quiet)
@@ -62,26 +59,17 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     term = rec = None
     try:
         term, wid = open_window(display.name, "xterm", "-geometry", "100x32+60+40")
-        env = {**display.env, "WORKSCRIBE_HOME": str(home)}
         _status(f"recording display {display.name} into {spool_dir}", quiet)
-        rec = subprocess.Popen([sys.executable, "-m", "workscribe", "record", "--out", str(spool_dir),
-                                "--display", display.name, "--json"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if request("status").get("ready"):
-                    break
-            except ControlError:
-                pass
-            if rec.poll() is not None or time.monotonic() > deadline:
-                raise CliError(f"the recorder did not start: {rec.stderr.read().strip()}", code=EXIT_FAILED)
-            time.sleep(0.05)
+        rec = spawn_recorder(spool_dir, display.name, home, "--json")
+        try:
+            wait_until_ready(rec, home)
+        except ControlError as exc:
+            raise CliError(str(exc), code=EXIT_FAILED) from None
         _status("a scripted person works in the xterm (about 15 s)", quiet)
         demonstrator = HumanDemonstrator(display.name, seed=seed)
         demo_session(demonstrator, *window_rect(display.name, wid))
         time.sleep(1.2)  # let the last frame settle
-        request("stop")
+        request("stop", paths.control_socket(home))
         stdout, stderr = rec.communicate(timeout=30)
         if rec.returncode != 0:
             raise CliError(f"the recorder failed: {stderr.strip()}", code=EXIT_FAILED)

@@ -16,11 +16,14 @@ from workscribe.cli.common import echo_json, json_option, parse_size, print_tabl
 @click.option("--duration", type=float, help="Stop after this many seconds (default: until Ctrl-C).")
 @click.option("--display", help="X display to record, e.g. :1 (default: $DISPLAY).")
 @click.option("--fps", default=5.0, show_default=True, type=float, help="Screen grabs per second.")
+@click.option("--keyframe-seconds", default=2.0, show_default=True, type=float,
+              help="At most one change-triggered frame this often (frames around actions are extra).")
 @click.option("--quota", default="2GiB", show_default=True, help="Disk quota of the spool folder.")
 @click.option("--segment-seconds", default=300.0, show_default=True, type=float,
               help="Start a new segment this often.")
 @json_option
-def record(out: Path, duration: float | None, display: str | None, fps: float, quota: str,
+def record(out: Path, duration: float | None, display: str | None, fps: float, keyframe_seconds: float,
+           quota: str,
            segment_seconds: float, as_json: bool) -> None:
     """Record the consented apps and sources into a spool folder.
 
@@ -39,6 +42,7 @@ def record(out: Path, duration: float | None, display: str | None, fps: float, q
         raise CliError(f"{out} exists and is not a folder")
     try:
         options = RecordOptions(out=out, duration=duration, display=display, fps=fps,
+                                keyframe_s=keyframe_seconds,
                                 segment_s=segment_seconds, quota_bytes=parse_size(quota))
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -79,7 +79,7 @@ class SpoolConfig:
     segment_bytes: int = 256 * 1024 * 1024  # ... or after this many bytes
     quota_bytes: int = 2 * 1024**3  # evict the oldest closed segments above this total
     flush_s: float = 0.25  # hand events to the OS at least this often (kill -9 loses at most this)
-    max_pending_frames: int = 8  # frames waiting for the encoder; more are dropped and counted
+    max_pending_frames: int = 4  # frames waiting for the encoder; more are dropped and counted
     header: dict[str, Any] = field(default_factory=dict)  # extra header fields (consent scope, ...)
 
     def __post_init__(self) -> None:

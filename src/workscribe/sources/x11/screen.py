@@ -2,9 +2,12 @@
 
 Persisted (handed to the spool, which encodes them and stores identical images once):
   * ``before``: the last grab taken before an input that may start an action;
-  * ``after``: the first *settled* grab (equal to the one before it) after an input that may end
-    an action, or the latest grab once ``after_timeout_s`` has passed without the screen settling;
-  * ``change``: a grab that differs from the last persisted one, at most once per ``keyframe_s``.
+  * ``after``: the first *settled* grab (equal to the one before it) after the latest input that
+    may end an action, or the latest grab once ``after_timeout_s`` has passed without the screen
+    settling;
+  * ``change``: a grab that differs from the last persisted one, at most once per ``keyframe_s``
+    (2 s by default: during a long run of typing these are the only frames, and encoding them is
+    the recorder's main CPU cost).
 
 Each grab carries the scope decision taken when it was grabbed: a grab taken out of scope or while
 paused is never persisted, and every persisted image is masked to the visible parts of allowed
@@ -21,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from Xlib.error import DisplayError as XDisplayError
+from Xlib.error import XError
 
 from workscribe.events import MODIFIER_KEYS, Event, now_ns
 from workscribe.sources.base import SourceError
@@ -36,13 +41,13 @@ FrameSink = Callable[[Event, np.ndarray], bool]
 class _Grab:
     seq: int
     t: int
-    raw: bytes
+    raw: bytearray
     keep: Regions | None
     settled: bool  # equal to the grab before it
     persisted: bool = False
 
 
-def mask_image(raw: bytes, width: int, height: int, regions: Regions) -> np.ndarray:
+def mask_image(raw: bytes | bytearray, width: int, height: int, regions: Regions) -> np.ndarray:
     """A BGRA image, black but for the kept regions.
 
     ``regions`` are painted bottom to top: a kept one copies the screen, another one paints black,
@@ -57,6 +62,49 @@ def mask_image(raw: bytes, width: int, height: int, regions: Regions) -> np.ndar
     return out
 
 
+class DamageWatch:
+    """Tells whether anything on an X screen was drawn since the last call (XDAMAGE).
+
+    Lets the grab loop skip grabbing and comparing a screen that did not change: an idle desktop
+    then costs almost nothing. Platforms without it grab every tick.
+    """
+
+    def __init__(self, display_name: str | None) -> None:
+        from Xlib import display
+        from Xlib.ext import damage
+
+        self._d = display.Display(display_name)
+        if not self._d.has_extension("DAMAGE"):
+            self._d.close()
+            raise SourceError("no DAMAGE extension")
+        self._d.damage_query_version()
+        self._damage = self._d.screen().root.damage_create(damage.DamageReportNonEmpty)
+        self._notify = self._d.extension_event.DamageNotify
+        self._d.sync()
+        self._dirty = True
+
+    def changed(self) -> bool:
+        """True if the screen may have changed since the previous call (True on the first)."""
+        dirty = self._dirty
+        for _ in range(self._d.pending_events()):
+            if self._d.next_event().type == self._notify:
+                dirty = True
+        if dirty:
+            # Reset before the caller grabs: a change after this point notifies again.
+            self._d.damage_subtract(self._damage)
+            self._d.sync()
+        self._dirty = False
+        return dirty
+
+    def close(self) -> None:
+        """Releases the damage object and the connection."""
+        try:
+            self._d.damage_destroy(self._damage)
+            self._d.close()
+        except Exception:  # the server may already be gone
+            pass
+
+
 class ScreenSource:
     """Grabs the screen with mss into a ring buffer and persists selected frames.
 
@@ -69,7 +117,7 @@ class ScreenSource:
     name = "screen"
 
     def __init__(self, scope: ScopeFn, fps: float = 5.0, display_name: str | None = None,
-                 keyframe_s: float = 1.0, after_timeout_s: float = 1.0, ring: int = 6) -> None:
+                 keyframe_s: float = 2.0, after_timeout_s: float = 1.0, ring: int = 4) -> None:
         if fps <= 0 or fps > 60:
             raise ValueError(f"fps must be in (0, 60], got {fps}")
         self.scope = scope
@@ -148,10 +196,13 @@ class ScreenSource:
             self._before.append(t)
 
     def want_after(self, t: int) -> None:
-        """Persist the first settled grab after clock time ``t`` (the earliest pending request wins)."""
+        """Persist the first settled grab after clock time ``t``.
+
+        A newer request replaces a pending one: while input goes on, the screen after the last
+        input is what matters (and ``change`` keyframes cover the time in between).
+        """
         with self._lock:
-            if self._after_since is None:
-                self._after_since = t
+            self._after_since = t if self._after_since is None else max(self._after_since, t)
 
     # -- grab loop -----------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -159,20 +210,31 @@ class ScreenSource:
 
         sct = mss.MSS(display=self.display_name) if self.display_name else mss.MSS()
         mon = sct.monitors[0]
+        try:
+            watch: DamageWatch | None = DamageWatch(self.display_name)
+        except (SourceError, XError, XDisplayError, OSError):  # no X DAMAGE: grab every tick
+            watch = None
         seq = 0
         next_t = time.monotonic()
         try:
             while not self._stopping.is_set():
                 t = now_ns()
                 keep = self.scope()
-                raw = bytes(sct.grab(mon).raw)
                 prev = self._ring[-1] if self._ring else None
-                settled = prev is not None and prev.raw == raw
+                if prev is None or watch is None or watch.changed():
+                    raw = sct.grab(mon).raw  # a fresh bytearray; never written after this
+                    self.grabs += 1
+                    if prev is None or (watch is not None and self._after_since is None):
+                        settled = False  # drawn on; comparing 4 MB (0.4 ms) only pays when an
+                        # after-frame waits for the screen to settle
+                    else:
+                        settled = prev.raw == raw
+                else:  # nothing was drawn: the previous grab is this one
+                    raw, settled = prev.raw, True
                 if prev is not None and not settled:
                     self._dirty = True
                 self._ring.append(_Grab(seq, t, raw, keep, settled))
                 seq += 1
-                self.grabs += 1
                 self._decide(t)
                 next_t += self.period
                 delay = next_t - time.monotonic()
@@ -183,6 +245,8 @@ class ScreenSource:
             self._decide(now_ns(), final=True)
         finally:
             sct.close()
+            if watch is not None:
+                watch.close()
 
     def _decide(self, now: int, final: bool = False) -> None:
         with self._lock:

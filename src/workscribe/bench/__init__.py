@@ -1,0 +1,1 @@
+"""Benchmarks behind `workscribe bench ...`: speed, memory and fidelity, measured, not asserted."""

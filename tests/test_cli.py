@@ -1,0 +1,130 @@
+"""The CLI as people and scripts use it: errors, JSON, the control socket, demo and bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import run_cli
+from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
+from workscribe.spool.reader import Spool
+
+
+def _env(home: Path, display: XDisplay | None = None) -> dict[str, str]:
+    base = display.env if display else dict(os.environ)
+    return {**base, "WORKSCRIBE_HOME": str(home)}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["consent", "grant", "--apps", "xterm", "--sources", "input,webcam", "--yes"], "unknown source"),
+    (["consent", "grant", "--apps", " , ", "--yes"], "no apps"),
+    (["consent", "grant", "--apps", "xterm", "--retention-days", "0", "--yes"], "retention"),
+    (["consent", "revoke"], "no active consent"),
+    (["record", "--out", "x", "--fps", "0"], "no consent"),
+    (["status"], "no recorder is running"),
+    (["inspect"], "Missing argument"),
+])
+def test_bad_input_is_one_line_with_an_exit_code(ws_home: Path, args: list[str], message: str) -> None:
+    r = run_cli(*args, env=_env(ws_home))
+    assert r.returncode in (2, 3)
+    assert r.stderr.startswith("Error: ") and message in r.stderr and r.stderr.count("\n") == 1
+    assert r.stdout == ""
+
+
+def test_bad_record_options_after_consent(ws_home: Path, tmp_path: Path) -> None:
+    env = _env(ws_home)
+    assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=env).returncode == 0
+    for args, message in ((["--fps", "0"], "--fps"), (["--quota", "lots"], "cannot read size"),
+                          (["--duration", "-1"], "--duration")):
+        r = run_cli("record", "--out", str(tmp_path / "s"), *args, env=env)
+        assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1
+    (tmp_path / "file").write_text("x")
+    r = run_cli("record", "--out", str(tmp_path / "file"), env=env)
+    assert r.returncode == 2 and "not a folder" in r.stderr
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_consent_grant_prompt_can_be_declined(ws_home: Path) -> None:
+    r = run_cli("consent", "grant", "--apps", "xterm", env=_env(ws_home), input="n\n")
+    assert r.returncode == 1 and "What" not in r.stderr
+    assert json.loads(run_cli("consent", "show", "--json", env=_env(ws_home)).stdout) is None
+
+
+@pytest.mark.x11
+def test_control_socket_is_owner_only_and_sigterm_closes_cleanly(ws_home: Path, xdisplay: XDisplay,
+                                                                  recorder) -> None:
+    assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
+    rec = recorder()
+    sock = ws_home / "run" / "recorder.sock"
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+    status = rec.control("status")
+    assert status["state"] == "out of scope" and status["pid"] == rec.proc.pid  # no xterm open yet
+    second = run_cli("record", "--out", str(ws_home / "other"), "--display", xdisplay.name, env=recorder.env)
+    assert second.returncode == 2 and "already running" in second.stderr
+    rec.proc.send_signal(signal.SIGTERM)
+    assert rec.proc.wait(timeout=20) == 0
+    assert all(s.complete for s in Spool(rec.out).segments)
+    assert not sock.exists()
+
+
+@pytest.mark.x11
+def test_revoking_consent_stops_the_recorder(xdisplay: XDisplay, recorder) -> None:
+    assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
+    rec = recorder()
+    assert run_cli("consent", "revoke", env=recorder.env).returncode == 0
+    start = time.monotonic()
+    code, out, _ = rec.stop_waiting(timeout=10)
+    assert code == 0 and "consent revoked" in out and time.monotonic() - start < 5
+
+
+@pytest.mark.x11
+def test_damage_watch_sees_drawing_and_idleness(xdisplay: XDisplay) -> None:
+    from workscribe.sources.x11.screen import DamageWatch
+
+    term, wid = open_window(xdisplay.name, "xterm")
+    try:
+        time.sleep(0.3)
+        watch = DamageWatch(xdisplay.name)
+        assert watch.changed()  # the first call always says yes
+        time.sleep(0.3)
+        assert not watch.changed()
+        xdotool(xdisplay.name, "type", "--delay", "0", "drawn")
+        deadline = time.monotonic() + 5
+        while not watch.changed():
+            assert time.monotonic() < deadline, "no damage reported after typing into xterm"
+            time.sleep(0.02)
+        watch.close()
+    finally:
+        term.kill()
+        term.wait()
+
+
+@pytest.mark.x11
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> None:
+    r = run_cli("demo", "--out", str(tmp_path / "demo"), "--json", timeout=180)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["types_match_ground_truth"] and result["actions"] >= 10
+    sheet = Path(result["contact_sheet"])
+    assert sheet.stat().st_size > 10_000 and sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["summary"]["frames"] > 0
+
+
+@pytest.mark.x11
+@pytest.mark.slow
+def test_bench_record_reports_no_lost_events() -> None:
+    r = run_cli("bench", "record", "--duration", "4", "--json", timeout=180)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert set(result) >= {"cpu_percent", "rss_mb", "bytes_per_hour", "events_injected", "events_captured",
+                           "events_lost", "burst_events_per_s"}
+    assert result["events_injected"] > 500  # the burst alone is 1000 events
+    assert result["events_lost"] == 0 and result["events_captured"] == result["events_injected"]

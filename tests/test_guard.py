@@ -1,0 +1,137 @@
+"""Scope decisions of the guard, with hand-made window snapshots (pure; no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workscribe import guard
+from workscribe.events import make_event
+from workscribe.guard import AppMatcher, Consent, ConsentError, Guard
+from workscribe.sources.base import WindowInfo, WindowState
+
+EDITOR = WindowInfo(1, "notes.txt - Code", "code", "Code", 10, "code", 0, 0, 800, 600)
+CHAT = WindowInfo(2, "Private chat", "slack", "Slack", 11, "slack", 600, 100, 400, 400)
+
+
+def _consent(apps: list[str], sources: tuple[str, ...] = ("input", "screen", "window")) -> Consent:
+    return Consent("id", "2026-01-01T00:00:00+00:00", apps, list(sources))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000
+
+    def __call__(self) -> int:
+        return self.t
+
+
+def _key(t: int, code: int = 38, text: str = "a") -> dict:
+    return make_event("input", "key_press", {"keycode": code, "key": text, "text": text, "mods": [],
+                                             "x": 0, "y": 0}, t=t)
+
+
+def test_app_matcher_matches_instance_class_or_process_case_insensitively() -> None:
+    m = AppMatcher(["CODE", "firefox"])
+    assert m.match(EDITOR) == "CODE"
+    assert m.match(CHAT) is None
+    assert m.match(WindowInfo(3, "", "x", "y", 1, "firefox", 0, 0, 1, 1)) == "firefox"
+    assert AppMatcher(["*"]).match(CHAT) == "Slack"
+    assert m.match(None) is None
+
+
+def test_keys_follow_the_active_window_and_gaps_mark_what_was_dropped() -> None:
+    clock = Clock()
+    g = Guard(_consent(["code"]), now=clock)
+    assert g.on_window(WindowState(EDITOR, (EDITOR, CHAT))) == []
+    assert g.admit(_key(1_100)) == [_key(1_100)]
+    clock.t = 2_000
+    assert g.on_window(WindowState(CHAT, (EDITOR, CHAT))) == []
+    assert g.status == "out of scope"
+    assert g.admit(_key(2_100, 39, "s")) == []  # typed into the chat: dropped
+    assert g.admit(make_event("window", "active", {"title": CHAT.title}, t=2_000)) == []
+    clock.t = 3_000
+    closed = g.on_window(WindowState(EDITOR, (CHAT, EDITOR)))
+    assert closed == [make_event("guard", "gap", {"reason": "out_of_scope", "start": 2_000, "end": 3_000},
+                                 t=3_000)]
+    assert g.status == "recording"
+
+
+def test_pointer_over_another_app_is_dropped_and_its_release_too() -> None:
+    g = Guard(_consent(["code"]), now=Clock())
+    g.on_window(WindowState(EDITOR, (EDITOR, CHAT)))
+    over_chat = {"button": 1, "x": 700, "y": 200}  # CHAT is on top there
+    assert g.admit(make_event("input", "button_press", over_chat, t=5)) == []
+    assert g.admit(make_event("input", "button_release", over_chat, t=6)) == []
+    over_editor = {"button": 1, "x": 100, "y": 100}
+    assert len(g.admit(make_event("input", "button_press", over_editor, t=7))) == 1
+    # a drag that leaves the allowed window keeps its motion and release
+    assert len(g.admit(make_event("input", "motion", {"x": 700, "y": 200}, t=8))) == 1
+    assert len(g.admit(make_event("input", "button_release", {"button": 1, "x": 700, "y": 200}, t=9))) == 1
+    assert g.admit(make_event("input", "motion", {"x": 700, "y": 200}, t=10)) == []
+
+
+def test_click_that_activates_an_allowed_window_is_kept_and_ends_the_gap() -> None:
+    clock = Clock()
+    g = Guard(_consent(["code"]), now=clock)
+    g.on_window(WindowState(CHAT, (EDITOR, CHAT)))
+    out = g.admit(make_event("input", "button_press", {"button": 1, "x": 50, "y": 50}, t=4_000))
+    assert [e["kind"] for e in out] == ["gap", "button_press"]
+    assert out[0]["data"]["end"] == 3_999
+
+
+def test_pause_drops_everything_and_leaves_one_gap() -> None:
+    clock = Clock()
+    g = Guard(_consent(["code"]), now=clock)
+    g.on_window(WindowState(EDITOR, (EDITOR,)))
+    clock.t = 2_000
+    assert g.set_paused(True) == []
+    assert g.status == "paused"
+    assert g.admit(_key(2_500)) == []
+    assert g.frame_regions() is None
+    clock.t = 3_000
+    assert [e["data"]["reason"] for e in g.set_paused(False)] == ["paused"]
+    assert g.admit(_key(3_500)) == [_key(3_500)]
+
+
+def test_frame_regions_black_out_other_apps_in_stacking_order() -> None:
+    g = Guard(_consent(["code"]), now=Clock())
+    g.on_window(WindowState(EDITOR, (EDITOR, CHAT)))
+    assert g.frame_regions() == [((0, 0, 800, 600), True), ((600, 100, 400, 400), False)]
+    g.on_window(WindowState(CHAT, (EDITOR, CHAT)))
+    assert g.frame_regions() is None
+
+
+def test_window_events_carry_the_app_and_are_not_kept_without_the_window_source() -> None:
+    g = Guard(_consent(["code"]), now=Clock())
+    g.on_window(WindowState(EDITOR, (EDITOR,)))
+    ev = make_event("window", "active", {"title": EDITOR.title}, t=1)
+    assert g.admit(ev)[0]["data"]["app"] == "code"
+    g2 = Guard(_consent(["code"], ("input", "screen")), now=Clock())
+    g2.on_window(WindowState(EDITOR, (EDITOR,)))
+    assert g2.admit(ev) == []
+
+
+def test_consent_is_validated_stored_owner_only_and_revocable(tmp_path: Path) -> None:
+    with pytest.raises(ConsentError, match="unknown source"):
+        guard.grant(["code"], ["input", "webcam"], home=tmp_path)
+    with pytest.raises(ConsentError, match="no apps"):
+        guard.grant([], ["input"], home=tmp_path)
+    consent = guard.grant(["code", "xterm"], ["window", "input"], home=tmp_path)
+    assert consent.sources == ["input", "window"]
+    assert (tmp_path / guard.CONSENT_FILE).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / guard.DEVICE_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    import getpass
+
+    assert getpass.getuser() not in (tmp_path / guard.CONSENT_FILE).read_text()
+    assert guard.require(tmp_path).apps == ["code", "xterm"]
+    guard.revoke(tmp_path)
+    with pytest.raises(ConsentError, match="revoked"):
+        guard.require(tmp_path)
+
+
+def test_pseudonym_depends_on_the_key() -> None:
+    assert guard.pseudonym("ana", b"k1") == guard.pseudonym("ana", b"k1")
+    assert guard.pseudonym("ana", b"k1") != guard.pseudonym("ana", b"k2")
+    assert "ana" not in guard.pseudonym("ana", b"k1")
