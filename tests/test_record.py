@@ -51,11 +51,8 @@ def _all_event_bytes(out: Path) -> bytes:
         if path.is_file():
             blob += path.read_bytes()
     for seg in Spool(out).segments:
-        for rtype, off, length in seg._index:
-            if rtype == fmt.EVENTS:
-                with open(seg.path, "rb") as f:
-                    f.seek(off)
-                    blob += zlib.decompress(f.read(length))
+        for payload in seg.payloads(fmt.EVENTS):
+            blob += zlib.decompress(payload)
     return blob
 
 

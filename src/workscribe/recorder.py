@@ -23,6 +23,7 @@ from workscribe.control import ControlServer
 from workscribe.events import Event, now_ns
 from workscribe.guard import Consent, Guard
 from workscribe.sources.base import SourceError, WindowState
+from workscribe.spool import crypto
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
 
 
@@ -146,7 +147,8 @@ class Recorder:
         opts = self.options
         control = ControlServer(self.handle)
         self.spool = SpoolWriter(SpoolConfig(
-            out=opts.out, segment_s=opts.segment_s, quota_bytes=opts.quota_bytes,
+            out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
+            quota_bytes=opts.quota_bytes,
             header={"consent": self.consent.scope(), "display_fps": opts.fps}), warn=self.log)
         previous = self._install_signals()
         self.started_t = now_ns()

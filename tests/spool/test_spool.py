@@ -14,6 +14,8 @@ from workscribe.spool import format as fmt
 from workscribe.spool.reader import Spool, SpoolReadError, open_segment
 from workscribe.spool.writer import SpoolConfig, SpoolError, SpoolWriter, enforce_quota
 
+KEY = bytes(range(32))
+
 
 def _image(value: int, w: int = 320, h: int = 200) -> np.ndarray:
     img = np.zeros((h, w, 4), np.uint8)
@@ -22,13 +24,13 @@ def _image(value: int, w: int = 320, h: int = 200) -> np.ndarray:
 
 
 def test_events_and_frames_round_trip(tmp_path: Path) -> None:
-    w = SpoolWriter(SpoolConfig(out=tmp_path))
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY))
     t0 = time.monotonic_ns()
     w.put_events([make_event("input", "motion", {"x": i, "y": 2 * i}, t=t0 + i * 1000) for i in range(100)])
     for k, v in enumerate([0, 30, 30, 60]):  # the repeated image must be stored once
         w.put_frame(make_event("screen", "frame", {"reason": "change"}, t=t0 + 50_000 + k), _image(v))
     w.close()
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, key=KEY)
     assert len(spool.segments) == 1 and spool.segments[0].complete
     events = list(spool.iter_events(spool.recordings()[0]))
     assert [e["data"]["x"] for e in events if e["kind"] == "motion"] == list(range(100))
@@ -47,52 +49,52 @@ def test_events_and_frames_round_trip(tmp_path: Path) -> None:
 
 
 def test_torn_tail_reads_back_complete_records(tmp_path: Path) -> None:
-    w = SpoolWriter(SpoolConfig(out=tmp_path))
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY))
     w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
     w.close()
     seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
     data = seg.read_bytes()
     seg.write_bytes(data[:-7])  # tear the footer as a crash would
-    s = open_segment(seg)
+    s = open_segment(seg, KEY)
     assert not s.complete and "torn record" in s.problems[0]
     assert [e["kind"] for e in s.events()] == ["motion"]
 
 
 def test_damaged_middle_record_is_skipped(tmp_path: Path) -> None:
-    w = SpoolWriter(SpoolConfig(out=tmp_path, flush_s=0.01))
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY, flush_s=0.01))
     w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
     time.sleep(0.1)
     w.put_events([make_event("input", "motion", {"x": 2, "y": 2})])
     w.close()
     seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
-    s = open_segment(seg)
+    s = open_segment(seg, KEY)
     first_events = next(off for t, off, _ in s._index if t == fmt.EVENTS)
     data = bytearray(seg.read_bytes())
     data[first_events + 3] ^= 0xFF
     seg.write_bytes(bytes(data))
-    s = open_segment(seg)
+    s = open_segment(seg, KEY)
     assert [e["data"]["x"] for e in s.events()] == [2]
     assert any("checksum" in p for p in s.problems)
 
 
 def test_missing_or_foreign_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpoolReadError, match="no such folder"):
-        Spool(tmp_path / "nope")
+        Spool(tmp_path / "nope", key=KEY)
     (tmp_path / "seg-x.wss").write_bytes(b"garbage")
     with pytest.raises(SpoolReadError, match="no readable workscribe segments"):
-        Spool(tmp_path)
+        Spool(tmp_path, key=KEY)
 
 
 def test_second_writer_on_same_folder_is_refused(tmp_path: Path) -> None:
-    w = SpoolWriter(SpoolConfig(out=tmp_path))
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY))
     with pytest.raises(SpoolError, match="another recorder"):
-        SpoolWriter(SpoolConfig(out=tmp_path))
+        SpoolWriter(SpoolConfig(out=tmp_path, key=KEY))
     w.close()
 
 
 def test_segments_roll_and_quota_evicts_oldest(tmp_path: Path) -> None:
     warnings: list[str] = []
-    w = SpoolWriter(SpoolConfig(out=tmp_path, segment_s=0.05, flush_s=0.01, quota_bytes=6000),
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY, segment_s=0.05, flush_s=0.01, quota_bytes=6000),
                     warn=warnings.append)
     rng = np.random.default_rng(0)
     for i in range(40):
@@ -106,7 +108,7 @@ def test_segments_roll_and_quota_evicts_oldest(tmp_path: Path) -> None:
     assert sum(os.path.getsize(tmp_path / n) for n in names) <= 6000 + max(
         os.path.getsize(tmp_path / n) for n in names)
     assert any("evicted" in m for m in warnings)
-    kinds = [e["kind"] for seg in Spool(tmp_path).segments for e in seg.events()]
+    kinds = [e["kind"] for seg in Spool(tmp_path, key=KEY).segments for e in seg.events()]
     assert "evicted" in kinds
 
 
@@ -119,3 +121,44 @@ def test_enforce_quota_keeps_the_open_segment(tmp_path: Path) -> None:
     evicted = enforce_quota(tmp_path, 1500, keep={paths[0]})
     assert [n for n, _ in evicted] == [paths[1].name, paths[2].name]
     assert paths[0].exists()
+
+
+def test_segments_are_encrypted_and_need_the_right_key(tmp_path: Path) -> None:
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY))
+    w.put_events([make_event("input", "key_press", {"text": "plaintext-marker"})])
+    w.put_frame(make_event("screen", "frame", {"reason": "change"}), _image(0))
+    w.close()
+    seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
+    raw = seg.read_bytes()
+    for needle in (b"plaintext-marker", b"key_press", b"recording_id", b"consent"):
+        assert needle not in raw
+    assert b"AES-256-GCM" in raw  # only the envelope is plain
+    with pytest.raises(SpoolReadError, match="no key"):
+        open_segment(seg, None)
+    with pytest.raises(SpoolReadError, match="not with the key given"):
+        open_segment(seg, bytes(32))
+    events = open_segment(seg, KEY).events()
+    assert [e["data"]["text"] for e in events if e["kind"] == "key_press"] == ["plaintext-marker"]
+
+
+def test_an_altered_sealed_record_is_skipped_not_trusted(tmp_path: Path) -> None:
+    import zlib
+
+    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY, flush_s=0.01))
+    w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
+    time.sleep(0.1)
+    w.put_events([make_event("input", "motion", {"x": 2, "y": 2})])
+    w.close()
+    seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
+    s = open_segment(seg, KEY)
+    rtype, off, length = next(r for r in s._index if r[0] == fmt.EVENTS)
+    data = bytearray(seg.read_bytes())
+    data[off + 20] ^= 0x01
+    # forge a matching CRC: only the cipher's tag can tell
+    head = off - fmt.RECORD_HEAD.size
+    crc = zlib.crc32(bytes(data[off:off + length]), zlib.crc32(bytes([rtype])))
+    fmt.RECORD_HEAD.pack_into(data, head, fmt.MAGIC, length, crc, rtype)
+    seg.write_bytes(bytes(data))
+    s = open_segment(seg, KEY)
+    assert [e["data"]["x"] for e in s.events()] == [2]
+    assert any("does not decrypt" in p for p in s.problems)

@@ -71,6 +71,7 @@ def bench_record(duration_s: float = 60.0, fps: float = 5.0, burst_rate: int = 5
     from workscribe.envs.observer import InputObserver
     from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
     from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.spool import crypto
     from workscribe.spool.reader import Spool
 
     with tempfile.TemporaryDirectory(prefix="workscribe-bench-") as tmp, XDisplay(1280, 800) as display:
@@ -119,7 +120,7 @@ def bench_record(duration_s: float = 60.0, fps: float = 5.0, burst_rate: int = 5
                 rec.wait()
             term.kill()
             term.wait()
-        spool = Spool(spool_dir)
+        spool = Spool(spool_dir, key=crypto.load_key(home))
         captured = sum(1 for r in spool.recordings() for e in spool.iter_events(r) if e["kind"] in COUNTED)
         summary = spool.summary()
     steady_s = wall1 - wall0

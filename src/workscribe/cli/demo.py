@@ -39,6 +39,7 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     from workscribe.envs.xdisplay import DisplayError, XDisplay, open_window
     from workscribe.process.reduce import ACTION_KEYS
     from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.spool import crypto
     from workscribe.spool.reader import Spool
     from workscribe.viz.contact_sheet import render_contact_sheet
 
@@ -83,7 +84,7 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
             term.wait()
         display.stop()
 
-    spool = Spool(spool_dir)
+    spool = Spool(spool_dir, key=crypto.load_key(home))
     summary = spool.summary()
     actions = [{k: a.get(k) for k in ACTION_KEYS} for a in spool_actions(spool)]
     refs = [a["frame_before"] for a in actions if a["frame_before"]]
@@ -101,8 +102,10 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
         return
     from workscribe.cli import inspect as inspect_cli
 
-    click.get_current_context().invoke(inspect_cli.inspect, folder=spool_dir, as_json=False)
-    click.get_current_context().invoke(inspect_cli.actions, folder=spool_dir, as_json=False)
+    key_file = home / crypto.KEY_FILE
+    ctx = click.get_current_context()
+    ctx.invoke(inspect_cli.inspect, folder=spool_dir, key_file=key_file, as_json=False)
+    ctx.invoke(inspect_cli.actions, folder=spool_dir, key_file=key_file, as_json=False)
     match = "match" if result["types_match_ground_truth"] else "DO NOT match"
     click.echo(f"{len(actions)} actions reduced; the demonstrator performed {len(truth_types)} "
                f"(action types {match} the ground truth)")

@@ -12,19 +12,34 @@ from workscribe.cli import CliError
 from workscribe.cli.common import echo_json, json_option, print_table
 
 spool_argument = click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+key_option = click.option("--key", "key_file", type=click.Path(path_type=Path),
+                          help="Spool key file (default: this device's, in $WORKSCRIBE_HOME).")
 
 
-def open_spool(folder: Path):  # noqa: ANN201 - Spool, imported lazily
-    """Opens a spool or raises a one-line ``CliError``."""
+def open_spool(folder: Path, key_file: Path | None = None):  # noqa: ANN201 - Spool, imported lazily
+    """Opens a spool (decrypting with ``key_file`` or the device key) or raises a one-line ``CliError``."""
+    from workscribe.spool.crypto import DecryptError
     from workscribe.spool.reader import Spool, SpoolReadError
 
     try:
-        spool = Spool(folder)
-    except SpoolReadError as exc:
+        spool = Spool(folder, key=_read_key(key_file) if key_file else None)
+    except (SpoolReadError, DecryptError, OSError) as exc:
         raise CliError(str(exc)) from None
     for problem in spool.problems:
         click.echo(f"warning: {problem}", err=True)
     return spool
+
+
+def _read_key(path: Path) -> bytes:
+    from workscribe.spool.crypto import DecryptError
+
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read key file {path}: {exc.strerror}") from None
+    if len(key) != 32:
+        raise DecryptError(f"{path} is not a workscribe key (expected 32 bytes, found {len(key)})")
+    return key
 
 
 def spool_actions(spool) -> Iterator[dict[str, Any]]:  # noqa: ANN001
@@ -40,13 +55,14 @@ def spool_actions(spool) -> Iterator[dict[str, Any]]:  # noqa: ANN001
 
 @click.command("inspect")
 @spool_argument
+@key_option
 @json_option
-def inspect(folder: Path, as_json: bool) -> None:
+def inspect(folder: Path, key_file: Path | None, as_json: bool) -> None:
     """Summarise a spool: duration, segments, events by kind, frames, bytes.
 
     Example: workscribe inspect ~/spool --json
     """
-    summary = open_spool(folder).summary()
+    summary = open_spool(folder, key_file).summary()
     if as_json:
         echo_json(summary)
         return
@@ -58,15 +74,16 @@ def inspect(folder: Path, as_json: bool) -> None:
 
 @click.command("actions")
 @spool_argument
+@key_option
 @json_option
-def actions(folder: Path, as_json: bool) -> None:
+def actions(folder: Path, key_file: Path | None, as_json: bool) -> None:
     """List the actions reduced from a spool's raw events.
 
     Example: workscribe actions ~/spool --json
     """
     from workscribe.process.reduce import ACTION_KEYS
 
-    spool = open_spool(folder)
+    spool = open_spool(folder, key_file)
     items = [{k: a.get(k) for k in ACTION_KEYS} for a in spool_actions(spool)]
     if as_json:
         echo_json(items)

@@ -5,13 +5,17 @@ recorder killed at any moment leaves a file whose every complete record reads ba
 
     record  = MAGIC (4 bytes) | length u32 | crc32 u32 | type u8 | payload (length bytes)
 
-``crc32`` covers the type byte and the payload. A reader stops at the first torn record at the end
-of a file (a crash mid-write) and reports it; a bad record in the middle is skipped by scanning for
-the next ``MAGIC``.
+``crc32`` covers the type byte and the stored payload. A reader stops at the first torn record at
+the end of a file (a crash mid-write) and reports it; a bad record in the middle is skipped by
+scanning for the next ``MAGIC``.
+
+Every payload but the envelope's is sealed with AES-256-GCM (``spool.crypto``): nothing readable is
+on disk without the device key.
 
 Record types:
-    HEADER   JSON: format, version, recording id, sequence number, wall-clock start, clock start,
-             screen size, codec, consent scope, software versions. Always the first record.
+    ENVELOPE plain JSON: format, version, cipher, key id, segment id (hex). Always the first record.
+    HEADER   JSON: recording id, sequence number, wall-clock start, clock start, codec, consent
+             scope, software versions. The second record.
     EVENTS   zlib-compressed JSON list of events (see ``workscribe.events``), in ``t`` order.
     PACKET   one encoded video packet of the screen stream: frame id u32 | keyframe u8 | bytes.
     FOOTER   JSON: counts; present only when the segment was closed cleanly.
@@ -25,11 +29,11 @@ MAGIC = b"WSR1"
 RECORD_HEAD = struct.Struct("<4sIIB")  # magic, payload length, crc32(type + payload), type
 PACKET_HEAD = struct.Struct("<IB")  # frame id, keyframe flag
 
-HEADER, EVENTS, PACKET, FOOTER = 1, 2, 3, 4
-RECORD_TYPES = {HEADER: "header", EVENTS: "events", PACKET: "packet", FOOTER: "footer"}
+HEADER, EVENTS, PACKET, FOOTER, ENVELOPE = 1, 2, 3, 4, 5
+RECORD_TYPES = {HEADER: "header", EVENTS: "events", PACKET: "packet", FOOTER: "footer", ENVELOPE: "envelope"}
 
 FORMAT_NAME = "workscribe-segment"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 SEGMENT_SUFFIX = ".wss"
 SEGMENT_GLOB = "seg-*" + SEGMENT_SUFFIX

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from workscribe.events import Event
+from workscribe.spool import crypto
 from workscribe.spool import format as fmt
 from workscribe.spool.video import decode_packets
 
@@ -42,6 +43,7 @@ class Segment:
     footer: dict[str, Any] | None
     problems: list[str] = field(default_factory=list)
     _index: list[tuple[int, int, int]] = field(default_factory=list, repr=False)  # type, offset, len
+    _cipher: crypto.SegmentCipher | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -58,16 +60,21 @@ class Segment:
         """Bytes on disk."""
         return self.path.stat().st_size
 
-    def _payloads(self, rtype: int) -> Iterator[bytes]:
+    def payloads(self, rtype: int) -> Iterator[bytes]:
+        """The decrypted payloads of every intact record of type ``rtype``, in file order."""
+        assert self._cipher is not None
         with open(self.path, "rb") as f:
             for t, offset, length in self._index:
                 if t == rtype:
                     f.seek(offset)
-                    yield f.read(length)
+                    try:
+                        yield self._cipher.open(rtype, f.read(length))
+                    except crypto.DecryptError as exc:
+                        self.problems.append(f"record at byte {offset} skipped: {exc}")
 
     def events(self) -> Iterator[Event]:
         """The events of this segment, frame events carrying ``data["ref"]``."""
-        for payload in self._payloads(fmt.EVENTS):
+        for payload in self.payloads(fmt.EVENTS):
             for event in json.loads(zlib.decompress(payload)):
                 if event["source"] == "screen" and event["kind"] == "frame":
                     event["data"]["ref"] = f"{self.name}#{event['data']['id']}"
@@ -75,7 +82,7 @@ class Segment:
 
     def packets(self) -> Iterator[tuple[int, bool, bytes]]:
         """``(frame_id, keyframe, packet)`` of the screen stream, in stream order."""
-        for payload in self._payloads(fmt.PACKET):
+        for payload in self.payloads(fmt.PACKET):
             frame_id, key = fmt.PACKET_HEAD.unpack_from(payload)
             yield frame_id, bool(key), payload[fmt.PACKET_HEAD.size:]
 
@@ -88,8 +95,12 @@ class Segment:
         return len({fid for fid, _, _ in self.packets()})
 
 
-def open_segment(path: Path) -> Segment:
-    """Indexes a segment file. Raises ``SpoolReadError`` if it has no readable header."""
+def open_segment(path: Path, key: bytes | None) -> Segment:
+    """Indexes a segment file and decrypts its header with ``key``.
+
+    Raises:
+        SpoolReadError: not a segment, a newer format, no key, or a key that does not open it.
+    """
     index: list[tuple[int, int, int]] = []
     problems: list[str] = []
     try:
@@ -98,21 +109,37 @@ def open_segment(path: Path) -> Segment:
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     except OSError as exc:
         raise SpoolReadError(f"{path.name}: cannot read ({exc.strerror})") from None
+    sealed: dict[int, bytes] = {}
     try:
-        header, footer = _scan(data, index, problems)
+        envelope = _scan(data, index, problems, sealed)
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
-    if header is None or header.get("format") != fmt.FORMAT_NAME:
-        raise SpoolReadError(f"{path.name}: not a workscribe segment (no readable header)")
-    if header.get("version", 0) > fmt.FORMAT_VERSION:
-        raise SpoolReadError(f"{path.name}: segment format {header['version']} is newer than this reader")
-    return Segment(path, header, footer, problems, index)
+    if envelope is None or envelope.get("format") != fmt.FORMAT_NAME:
+        raise SpoolReadError(f"{path.name}: not a workscribe segment (no readable envelope)")
+    if envelope.get("version", 0) != fmt.FORMAT_VERSION:
+        raise SpoolReadError(f"{path.name}: segment format {envelope.get('version')} is not the one this "
+                             f"reader knows ({fmt.FORMAT_VERSION})")
+    if key is None:
+        raise SpoolReadError(f"{path.name}: the segment is encrypted and no key was found "
+                             f"(the device's {crypto.KEY_FILE}, or --key FILE)")
+    if crypto.key_id(key) != envelope.get("key_id"):
+        raise SpoolReadError(f"{path.name}: sealed with key {envelope.get('key_id')}, not with the key given")
+    cipher = crypto.SegmentCipher(key, bytes.fromhex(envelope["segment_id"]))
+    try:
+        header = _json(cipher.open(fmt.HEADER, sealed[fmt.HEADER])) if fmt.HEADER in sealed else None
+        footer = _json(cipher.open(fmt.FOOTER, sealed[fmt.FOOTER])) if fmt.FOOTER in sealed else None
+    except crypto.DecryptError as exc:
+        raise SpoolReadError(f"{path.name}: {exc}") from None
+    if header is None:
+        raise SpoolReadError(f"{path.name}: the segment header is missing or damaged")
+    return Segment(path, header, footer, problems, index, cipher)
 
 
 def _scan(data: bytes | mmap.mmap, index: list[tuple[int, int, int]], problems: list[str],
-          ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    header = footer = None
+          sealed: dict[int, bytes]) -> dict[str, Any] | None:
+    """Walks the records: returns the envelope, fills ``index`` and the sealed header/footer."""
+    envelope = None
     pos, n = 0, len(data)
     while pos < n:
         if n - pos < fmt.RECORD_HEAD.size:
@@ -131,14 +158,14 @@ def _scan(data: bytes | mmap.mmap, index: list[tuple[int, int, int]], problems: 
         payload = data[start:start + length]
         if zlib.crc32(payload, zlib.crc32(bytes([rtype]))) != crc:
             problems.append(f"checksum mismatch at byte {pos}, record skipped")
-        elif rtype == fmt.HEADER and header is None:
-            header = _json(payload)
-        elif rtype == fmt.FOOTER:
-            footer = _json(payload)
+        elif rtype == fmt.ENVELOPE and envelope is None:
+            envelope = _json(bytes(payload))
+        elif rtype in (fmt.HEADER, fmt.FOOTER):
+            sealed.setdefault(rtype, bytes(payload))
         elif rtype in (fmt.EVENTS, fmt.PACKET):
             index.append((rtype, start, length))
         pos = start + length
-    return header, footer
+    return envelope
 
 
 class Spool:
@@ -146,13 +173,16 @@ class Spool:
 
     Args:
         folder: the folder ``workscribe record --out`` wrote.
+        key: the spool key; by default the device's own (``$WORKSCRIBE_HOME/spool.key``).
 
     Raises:
         SpoolReadError: the folder is missing, or holds no readable segment.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, key: bytes | None = None) -> None:
         self.folder = Path(folder)
+        if key is None:
+            key = crypto.load_key()
         if not self.folder.exists():
             raise SpoolReadError(f"{self.folder}: no such folder")
         if not self.folder.is_dir():
@@ -161,7 +191,7 @@ class Spool:
         self.skipped: list[str] = []
         for path in sorted(self.folder.glob(fmt.SEGMENT_GLOB)):
             try:
-                self.segments.append(open_segment(path))
+                self.segments.append(open_segment(path, key))
             except SpoolReadError as exc:
                 self.skipped.append(str(exc))
         if not self.segments:

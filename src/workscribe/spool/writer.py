@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import queue
+import secrets
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ import numpy as np
 
 from workscribe import __version__
 from workscribe.events import Event, make_event, now_ns
+from workscribe.spool import crypto
 from workscribe.spool import format as fmt
 from workscribe.spool.video import CODEC, FrameEncoder
 
@@ -41,18 +43,26 @@ def frame_record(frame_id: int, keyframe: bool, packet: bytes) -> bytes:
 
 
 class SegmentWriter:
-    """One open segment file: framed records appended and flushed."""
+    """One open segment file: a plain envelope, then sealed records appended and flushed."""
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], key: bytes) -> None:
         self.path = path
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._f = os.fdopen(fd, "wb", buffering=1 << 16)
         self.bytes = 0
+        segment_id = secrets.token_bytes(16)
+        envelope = {"format": fmt.FORMAT_NAME, "version": fmt.FORMAT_VERSION, "cipher": crypto.CIPHER,
+                    "key_id": crypto.key_id(key), "segment_id": segment_id.hex()}
+        self._write_raw(fmt.ENVELOPE, json.dumps(envelope).encode())
+        self._cipher = crypto.SegmentCipher(key, segment_id)
         self.write(fmt.HEADER, json.dumps(header).encode())
         self.flush()
 
     def write(self, rtype: int, payload: bytes) -> None:
-        """Appends one record (buffered; call ``flush`` to hand it to the OS)."""
+        """Seals and appends one record (buffered; call ``flush`` to hand it to the OS)."""
+        self._write_raw(rtype, self._cipher.seal(rtype, payload))
+
+    def _write_raw(self, rtype: int, payload: bytes) -> None:
         crc = zlib.crc32(payload, zlib.crc32(bytes([rtype])))
         self._f.write(fmt.RECORD_HEAD.pack(fmt.MAGIC, len(payload), crc, rtype))
         self._f.write(payload)
@@ -75,6 +85,7 @@ class SpoolConfig:
     """How a recording is written."""
 
     out: Path  # the spool folder
+    key: bytes  # the device's spool key (spool.crypto): every record is sealed with it
     segment_s: float = 300.0  # roll to a new segment after this many seconds
     segment_bytes: int = 256 * 1024 * 1024  # ... or after this many bytes
     quota_bytes: int = 2 * 1024**3  # evict the oldest closed segments above this total
@@ -242,12 +253,11 @@ class SpoolWriter:
             wall=datetime.fromtimestamp(wall / 1e9, UTC).strftime("%Y%m%dT%H%M%S"),
             recording=self.recording_id[:8], seq=self._seq)
         header = {
-            "format": fmt.FORMAT_NAME, "version": fmt.FORMAT_VERSION,
             "recording_id": self.recording_id, "seq": self._seq,
             "wall_start_ns": wall, "t_start": now_ns(), "clock": "monotonic_ns",
             "codec": CODEC, "recorder_version": __version__, **self.config.header,
         }
-        self._seg = SegmentWriter(self.config.out / name, header)
+        self._seg = SegmentWriter(self.config.out / name, header, self.config.key)
         self._seg_started = time.monotonic()
         self._encoder, self._last_image, self._last_id, self._next_id = None, None, -1, 0
 
