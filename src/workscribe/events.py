@@ -34,6 +34,8 @@ source ``screen``
 source ``guard``
     ``gap``            ``reason`` (``out_of_scope`` | ``paused``), ``start``, ``end`` (clock ns).
                        Nothing is stored between start and end but this marker.
+    ``secure_input``   ``reason`` (``echo_off`` | ``window_title`` | ``password_manager``), ``start``,
+                       ``end``: keys typed into a secure context; neither them nor their count is kept.
 source ``spool``
     ``evicted``        ``segment`` str, ``bytes`` int: a closed segment deleted to respect the quota.
 """

@@ -209,6 +209,8 @@ class Guard:
         self._gap: tuple[int, str] | None = None  # (start, reason) of the open gap
         self._keys: set[int] = set()
         self._buttons: set[int] = set()
+        self._active_secure: str | None = None  # why the active window is a secure context
+        self._secure: tuple[int, int, str] | None = None  # (start, last key, reason) of a secure run
         self.dropped = 0
 
     # -- state ------------------------------------------------------------------------------------
@@ -221,9 +223,14 @@ class Guard:
 
     def on_window(self, state: Any) -> list[Event]:
         """Takes a new window snapshot; returns gap events that this change closes."""
+        from workscribe.secure import secure_window
+
         self.state = state
         self._active_app = self.matcher.match(state.active)
-        return self._update_gap(self.now())
+        active = state.active
+        self._active_secure = secure_window(active.title, (active.instance, active.cls, active.process)) \
+            if active else None
+        return self._end_secure() + self._update_gap(self.now())
 
     def set_paused(self, paused: bool) -> list[Event]:
         """Pauses or resumes; returns gap events that this closes."""
@@ -231,8 +238,8 @@ class Guard:
         return self._update_gap(self.now())
 
     def close(self) -> list[Event]:
-        """Closes an open gap at the end of the recording."""
-        out = self._end_gap(self.now())
+        """Closes an open gap or secure run at the end of the recording."""
+        out = self._end_secure() + self._end_gap(self.now())
         self._gap = None
         return out
 
@@ -253,9 +260,20 @@ class Guard:
         data = {"reason": reason, "start": start, "end": t}
         return [{"t": t, "source": "guard", "kind": "gap", "data": data}]
 
+    def _end_secure(self) -> list[Event]:
+        if self._secure is None:
+            return []
+        start, last, reason = self._secure
+        self._secure = None
+        return [{"t": last, "source": "guard", "kind": "secure_input",
+                 "data": {"reason": reason, "start": start, "end": last}}]
+
     # -- decisions -------------------------------------------------------------------------------
-    def admit(self, event: Event) -> list[Event]:
-        """The events to store for ``event``: none, the event, or a closed gap then the event."""
+    def admit(self, event: Event, echo_off: bool = False) -> list[Event]:
+        """The events to store for ``event``: none, the event, or closed markers then the event.
+
+        ``echo_off`` says that the active terminal was at a password prompt when the key was typed.
+        """
         source, kind, data = event["source"], event["kind"], event["data"]
         if source == "window":
             if self.paused or not self._active_app or not self.store_windows:
@@ -267,7 +285,13 @@ class Guard:
         keep, prefix = False, []
         if kind == "key_press":
             keep = self._active_app is not None
+            reason = "echo_off" if echo_off else self._active_secure
+            if keep and reason:  # a secure context: not the key, not even that one was typed
+                start = self._secure[0] if self._secure else event["t"]
+                self._secure = (start, event["t"], self._secure[2] if self._secure else reason)
+                return []
             if keep:
+                prefix = self._end_secure()
                 self._keys.add(data["keycode"])
         elif kind == "key_release":
             keep = data["keycode"] in self._keys
@@ -298,4 +322,10 @@ class Guard:
         """Screen regions bottom to top, each kept (allowed window) or blacked out; None = no frame."""
         if self.paused or not self._active_app:
             return None
-        return [((w.x, w.y, w.w, w.h), self.matcher.match(w) is not None) for w in self.state.stacking]
+        from workscribe.secure import password_manager
+
+        def keep(w: Any) -> bool:
+            return self.matcher.match(w) is not None and not password_manager(
+                w.title, (w.instance, w.cls, w.process))
+
+        return [((w.x, w.y, w.w, w.h), keep(w)) for w in self.state.stacking]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,14 @@ from workscribe import guard as guard_mod
 from workscribe.control import ControlServer
 from workscribe.events import Event, now_ns
 from workscribe.guard import Consent, Guard
+from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
 from workscribe.spool import crypto
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
+
+KEY_HOLD_NS = 80_000_000
+"""Key events wait this long before they are judged, so the terminal's echo timeline covers them."""
+_KEY_KINDS = ("key_press", "key_release")
 
 
 @dataclass
@@ -70,20 +76,55 @@ class Recorder:
         self.spool: SpoolWriter | None = None
         self.sources: list[Any] = []
         self.screen = None
+        self.echo: EchoWatch | None = None
+        self._held: deque[Event] = deque()
+        self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
+        self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
         self.ready = False  # every source started
         self.stop_reason = ""
 
     # -- wiring -----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
+        if event["source"] == "input" and event["kind"] in _KEY_KINDS and self.echo is not None:
+            with self._lock:  # judged once the terminal's timeline covers it (_release_keys)
+                self._held.append(event)
+                if event["kind"] == "key_press" and event["data"]["key"] in ("Return", "KP_Enter"):
+                    self._line_ends.append(event["t"])
+            return
+        self._admit(event)
+
+    def _admit(self, event: Event, echo_off: bool = False) -> None:
         with self._lock:
-            kept = self.guard.admit(event)
+            kept = self.guard.admit(event, echo_off)
             if not kept:
                 return
             assert self.spool is not None
             self.spool.put_events(kept)
         if self.screen is not None and kept[-1]["source"] == "input":
             self.screen.on_input(kept[-1])
+
+    def _release_keys(self, force: bool = False) -> None:
+        """Admits held key events older than ``KEY_HOLD_NS``, judged by the terminal's state then."""
+        assert self.echo is not None
+        cutoff = now_ns() - KEY_HOLD_NS
+        while True:
+            with self._lock:
+                if not self._held or (not force and self._held[0]["t"] > cutoff):
+                    return
+                event = self._held.popleft()
+            self._admit(event, echo_off=self.echo.secure_at(event["t"], tuple(self._line_ends)))
+
+    def _active_tty(self) -> str | None:
+        active = self.guard.state.active
+        if active is None:
+            return None
+        cached = self._tty_cache
+        if cached and cached[0] == active.id and time.monotonic() - cached[2] < 1.0:
+            return cached[1]
+        tty = terminal_of(active.pid)
+        self._tty_cache = (active.id, tty, time.monotonic())
+        return tty
 
     def _on_window(self, state: WindowState) -> None:
         with self._lock:
@@ -162,6 +203,9 @@ class Recorder:
                 self.screen.start(self._on_frame)
                 self.sources.append(self.screen)
             if "input" in self.consent.sources:
+                self.echo = EchoWatch(self._active_tty, self._release_keys)
+                self.echo.start()
+                self.sources.append(self.echo)
                 source = X11InputSource(opts.display)
                 source.start(self._on_event)
                 self.sources.append(source)
@@ -188,6 +232,8 @@ class Recorder:
                     source.stop()
                 except SourceError:
                     pass
+            if self.echo is not None:
+                self._release_keys(force=True)
             with self._lock:
                 self.spool.put_events(self.guard.close())
             self.spool.close()

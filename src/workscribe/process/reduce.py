@@ -19,8 +19,8 @@ not apply), ordered by ``t``:
 
 Every action carries ``app`` and ``window`` of the last ``window/active`` event at or before its start,
 ``frame_before`` (last ``screen/frame`` at or before its start) and ``frame_after`` (first frame at or
-after its end). A ``guard/gap`` finishes every pending action; a button held across it is dropped, and no
-frame after the gap is used as ``frame_after`` of an action before it.
+after its end). A ``guard/gap`` or ``guard/secure_input`` finishes every pending action; a button held
+across it is dropped, and no frame after the gap is used as ``frame_after`` of an action before it.
 
 The function is a generator and holds only pending state: open actions, and finished ones waiting for
 their ``frame_after`` (at most ``max_pending``; beyond that the oldest leave with ``frame_after=None``).
@@ -189,7 +189,7 @@ class _Reducer:
                 e.action["app"], e.action["window"] = self.app, self.window
         elif source == "screen" and kind == "frame":
             self._on_frame(t, data)
-        elif source == "guard" and kind == "gap":
+        elif source == "guard" and kind in ("gap", "secure_input"):
             self.finish_all()
             return True
         return False

@@ -1,0 +1,130 @@
+"""Secure input: keys typed at password prompts and into secure windows are never kept."""
+
+from __future__ import annotations
+
+import os
+import termios
+import time
+import zlib
+
+import pytest
+
+from helpers import run_cli
+from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
+from workscribe.secure import echo_off_prompt, secure_window, terminal_of
+from workscribe.spool import format as fmt
+from workscribe.spool.reader import Spool
+
+PASSWORD = "Hunter2Secret"
+
+
+def test_echo_off_in_canonical_mode_is_a_prompt_but_raw_mode_is_not() -> None:
+    master, slave = os.openpty()
+    try:
+        attrs = termios.tcgetattr(slave)
+        assert not echo_off_prompt(slave)  # a fresh pty echoes
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        assert echo_off_prompt(slave)  # read -s, sudo, ssh, getpass
+        attrs[3] &= ~termios.ICANON
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        assert not echo_off_prompt(slave)  # vim, less, top: raw mode, they echo themselves
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize("title, names, expected", [
+    ("Password Required", ("zenity", "Zenity", "zenity"), "window_title"),
+    ("Unlock Keyring", ("gcr-prompter", "Gcr-prompter", None), "window_title"),
+    ("Vault - KeePassXC", ("keepassxc", "KeePassXC", "keepassxc"), "password_manager"),
+    ("Bitwarden", ("bitwarden", "Bitwarden", "bitwarden"), "password_manager"),
+    ("notes.txt - Code", ("code", "Code", "code"), None),
+    ("Compass: a passive guide", ("xterm", "XTerm", "xterm"), None),
+])
+def test_secure_windows_by_title_and_class(title: str, names: tuple, expected: str | None) -> None:
+    assert secure_window(title, names) == expected
+
+
+def _key_events(out) -> list[dict]:
+    spool = Spool(out)
+    return [e for e in spool.iter_events(spool.recordings()[0])]
+
+
+def _plain_events(out) -> bytes:
+    blob = b""
+    for seg in Spool(out).segments:
+        for payload in seg.payloads(fmt.EVENTS):
+            blob += zlib.decompress(payload)
+    return blob
+
+
+@pytest.mark.x11
+def test_password_typed_at_a_read_s_prompt_is_never_kept(xdisplay: XDisplay, recorder) -> None:
+    term, wid = open_window(xdisplay.name, "xterm", "-geometry", "80x20+30+30")
+    try:
+        assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
+        rec = recorder()
+        tty = terminal_of(term.pid)
+        assert tty and tty.startswith("/dev/pts/")
+        fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        xdotool(xdisplay.name, "mousemove", "120", "120", "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "type", "--delay", "15", 'read -s -p "Password: " pw; echo "len=${#pw}"')
+        xdotool(xdisplay.name, "key", "Return")
+        deadline = time.monotonic() + 5
+        while not echo_off_prompt(fd):  # the prompt is up: bash turned echo off
+            assert time.monotonic() < deadline, "read -s did not turn echo off"
+            time.sleep(0.01)
+        xdotool(xdisplay.name, "type", "--delay", "40", PASSWORD)
+        xdotool(xdisplay.name, "key", "Return")
+        while echo_off_prompt(fd):
+            assert time.monotonic() < deadline + 5, "the prompt did not end"
+            time.sleep(0.01)
+        time.sleep(0.3)
+        xdotool(xdisplay.name, "type", "--delay", "15", "echo visible")
+        xdotool(xdisplay.name, "key", "Return")
+        time.sleep(0.5)
+        os.close(fd)
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        term.kill()
+        term.wait()
+    events = _key_events(rec.out)
+    presses = [e for e in events if e["kind"] == "key_press"]
+    typed = "".join(e["data"]["text"] or "" for e in presses)
+    assert PASSWORD not in typed and "Hunter" not in typed
+    assert typed.endswith("echo visible") and "read -s" in typed
+    # not even the count: every key press kept is one of the two commands or their Return keys
+    expected = len('read -s -p "Password: " pw; echo "len=${#pw}"') + len("echo visible") + 2
+    kept = [e["data"]["key"] for e in presses if e["data"]["key"] not in ("Shift_L", "Shift_R")]
+    assert len(kept) == expected, " ".join(kept)
+    markers = [e["data"] for e in events if e["kind"] == "secure_input"]
+    assert len(markers) == 1 and markers[0]["reason"] == "echo_off"
+    assert markers[0]["end"] > markers[0]["start"]
+    assert all(not (markers[0]["start"] <= e["t"] <= markers[0]["end"]) for e in presses)
+    blob = _plain_events(rec.out)
+    assert PASSWORD.encode() not in blob
+    actions = [a["text"] for a in __import__("json").loads(
+        run_cli("actions", str(rec.out), "--json", env=recorder.env).stdout) if a["type"] == "type"]
+    assert actions == ['read -s -p "Password: " pw; echo "len=${#pw}"', "echo visible"]
+
+
+@pytest.mark.x11
+def test_typing_into_a_password_titled_window_is_secure_input(xdisplay: XDisplay, recorder) -> None:
+    term, _ = open_window(xdisplay.name, "xterm", "-title", "Enter Password", "-geometry", "60x10+30+30")
+    try:
+        assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
+        rec = recorder()
+        xdotool(xdisplay.name, "mousemove", "100", "80", "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "type", "--delay", "20", "topsecret")
+        time.sleep(0.4)
+        code, _, _ = rec.stop()
+        assert code == 0
+    finally:
+        term.kill()
+        term.wait()
+    events = _key_events(rec.out)
+    assert not [e for e in events if e["kind"] in ("key_press", "key_release")]
+    assert [e["data"]["reason"] for e in events if e["kind"] == "secure_input"] == ["window_title"]
+    assert [e["kind"] for e in events if e["kind"] == "button_press"] == ["button_press"]
