@@ -108,7 +108,9 @@ def test_kill_9_loses_at_most_the_last_second(xdisplay: XDisplay, recorder) -> N
         x, y, w, h = _geometry(xdisplay, wid)
         xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
         xdotool(xdisplay.name, "type", "--delay", "30", "survives the crash")
-        time.sleep(1.0)
+        # Typed text is held in memory until its run ends (a 1 s pause), then redacted and written
+        # within 0.25 s, and flushed to the OS within 0.25 s more.
+        time.sleep(1.6)
         rec.kill9()
     finally:
         _kill_procs(term)

@@ -69,7 +69,7 @@ def test_password_typed_at_a_read_s_prompt_is_never_kept(xdisplay: XDisplay, rec
         assert tty and tty.startswith("/dev/pts/")
         fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
         xdotool(xdisplay.name, "mousemove", "120", "120", "click", "--delay", "0", "1")
-        xdotool(xdisplay.name, "type", "--delay", "15", 'read -s -p "Password: " pw; echo "len=${#pw}"')
+        xdotool(xdisplay.name, "type", "--delay", "15", 'read -s -p "Enter it: " pw; echo "len=${#pw}"')
         xdotool(xdisplay.name, "key", "Return")
         deadline = time.monotonic() + 5
         while not echo_off_prompt(fd):  # the prompt is up: bash turned echo off
@@ -96,7 +96,7 @@ def test_password_typed_at_a_read_s_prompt_is_never_kept(xdisplay: XDisplay, rec
     assert PASSWORD not in typed and "Hunter" not in typed
     assert typed.endswith("echo visible") and "read -s" in typed
     # not even the count: every key press kept is one of the two commands or their Return keys
-    expected = len('read -s -p "Password: " pw; echo "len=${#pw}"') + len("echo visible") + 2
+    expected = len('read -s -p "Enter it: " pw; echo "len=${#pw}"') + len("echo visible") + 2
     kept = [e["data"]["key"] for e in presses if e["data"]["key"] not in ("Shift_L", "Shift_R")]
     assert len(kept) == expected, " ".join(kept)
     markers = [e["data"] for e in events if e["kind"] == "secure_input"]
@@ -107,7 +107,7 @@ def test_password_typed_at_a_read_s_prompt_is_never_kept(xdisplay: XDisplay, rec
     assert PASSWORD.encode() not in blob
     actions = [a["text"] for a in __import__("json").loads(
         run_cli("actions", str(rec.out), "--json", env=recorder.env).stdout) if a["type"] == "type"]
-    assert actions == ['read -s -p "Password: " pw; echo "len=${#pw}"', "echo visible"]
+    assert actions == ['read -s -p "Enter it: " pw; echo "len=${#pw}"', "echo visible"]
 
 
 @pytest.mark.x11
@@ -128,3 +128,36 @@ def test_typing_into_a_password_titled_window_is_secure_input(xdisplay: XDisplay
     assert not [e for e in events if e["kind"] in ("key_press", "key_release")]
     assert [e["data"]["reason"] for e in events if e["kind"] == "secure_input"] == ["window_title"]
     assert [e["kind"] for e in events if e["kind"] == "button_press"] == ["button_press"]
+
+
+@pytest.mark.x11
+def test_secrets_and_pii_typed_or_in_titles_are_redacted_before_disk(xdisplay: XDisplay, recorder) -> None:
+    aws, email = "AKIAZ3MOCKKEY7EXAMPL", "jane.doe@example.org"
+    term, _ = open_window(xdisplay.name, "xterm", "-title", f"mail to {email}", "-geometry", "80x12+30+30")
+    try:
+        assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
+        rec = recorder()
+        xdotool(xdisplay.name, "mousemove", "100", "80", "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "type", "--delay", "25", f"export AWS_ACCESS_KEY_ID={aws}")
+        xdotool(xdisplay.name, "key", "Return")
+        xdotool(xdisplay.name, "type", "--delay", "25", "echo hello")
+        time.sleep(1.5)  # the run ends with the pause: held keys are released by the recorder itself
+        status = rec.control("status")
+        assert status["state"] == "recording"
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        term.kill()
+        term.wait()
+    blob = _plain_events(rec.out)
+    for needle in (aws, aws[4:12], email, "jane.doe"):
+        assert needle.encode() not in blob, needle
+    events = _key_events(rec.out)
+    typed = "".join(e["data"].get("text") or "" for e in events if e["kind"] in ("key_press", "text"))
+    assert aws[4:] not in typed and "MOCKKEY" not in typed
+    titles = [e["data"]["title"] for e in events if e["kind"] == "active"]
+    assert titles == ["mail to <EMAIL>"]
+    actions = __import__("json").loads(run_cli("actions", str(rec.out), "--json", env=recorder.env).stdout)
+    texts = [a["text"] for a in actions if a["type"] == "type"]
+    assert texts == ["export AWS_ACCESS_KEY_ID=<SECRET:aws_access_key>", "echo hello"]
+    assert Spool(rec.out).segments[0].header["redaction"]["text"].startswith("text-")

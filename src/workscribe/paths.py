@@ -30,3 +30,8 @@ def run_dir(state: Path | None = None) -> Path:
 def control_socket(state: Path | None = None) -> Path:
     """The running recorder's control socket, under ``state`` or ``home()``."""
     return run_dir(state) / "recorder.sock"
+
+
+def default_spool() -> Path:
+    """Where recordings go when no folder is named: ``$WORKSCRIBE_HOME/spool``."""
+    return home() / "spool"

@@ -23,9 +23,12 @@ from workscribe import guard as guard_mod
 from workscribe.control import ControlServer
 from workscribe.events import Event, now_ns
 from workscribe.guard import Consent, Guard
+from workscribe.redact.keystrokes import KeystrokeRedactor
+from workscribe.redact.text import RULESET_VERSION, redact_text
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
 from workscribe.spool import crypto
+from workscribe.spool.retention import delete_recordings, expired_recordings
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
 
 KEY_HOLD_NS = 80_000_000
@@ -79,6 +82,7 @@ class Recorder:
         self.echo: EchoWatch | None = None
         self._held: deque[Event] = deque()
         self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
+        self.keys = KeystrokeRedactor()  # typed text is held until its run ends, then redacted
         self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
         self.ready = False  # every source started
@@ -86,11 +90,14 @@ class Recorder:
 
     # -- wiring -----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        if event["source"] == "input" and event["kind"] in _KEY_KINDS and self.echo is not None:
+        if (event["source"] == "input" and event["kind"] in _KEY_KINDS and self.echo is not None
+                and (self._held or self._active_tty() is not None)):  # only terminals have prompts
+            self.echo.sample()
             with self._lock:  # judged once the terminal's timeline covers it (_release_keys)
                 self._held.append(event)
                 if event["kind"] == "key_press" and event["data"]["key"] in ("Return", "KP_Enter"):
                     self._line_ends.append(event["t"])
+            self.echo.notify()
             return
         self._admit(event)
 
@@ -99,10 +106,20 @@ class Recorder:
             kept = self.guard.admit(event, echo_off)
             if not kept:
                 return
-            assert self.spool is not None
-            self.spool.put_events(kept)
+            self._store(kept)
         if self.screen is not None and kept[-1]["source"] == "input":
             self.screen.on_input(kept[-1])
+
+    def _store(self, kept: list[Event]) -> None:
+        """Redacts kept events and hands them to the spool (call with the lock held)."""
+        out: list[Event] = []
+        for event in kept:
+            if event["source"] == "window" and event["data"].get("title"):
+                event = {**event, "data": {**event["data"], "title": redact_text(event["data"]["title"])[0]}}
+            out += self.keys.push(event)
+        if out:
+            assert self.spool is not None
+            self.spool.put_events(out)
 
     def _release_keys(self, force: bool = False) -> None:
         """Admits held key events older than ``KEY_HOLD_NS``, judged by the terminal's state then."""
@@ -130,7 +147,7 @@ class Recorder:
         with self._lock:
             closed = self.guard.on_window(state)
             if closed and self.spool is not None:
-                self.spool.put_events(closed)
+                self._store(closed)
 
     def _on_frame(self, event: Event, image: Any) -> bool:
         assert self.spool is not None
@@ -139,8 +156,9 @@ class Recorder:
     def _set_paused(self, paused: bool) -> None:
         with self._lock:
             closed = self.guard.set_paused(paused)
-            if closed and self.spool is not None:
-                self.spool.put_events(closed)
+            if self.spool is not None:
+                self._store(closed)
+                self.spool.put_events(self.keys.flush())  # what was typed before the pause
 
     def handle(self, cmd: str) -> dict[str, Any]:
         """Answers a control request: ``status``, ``pause``, ``resume`` or ``stop``."""
@@ -190,9 +208,12 @@ class Recorder:
         self.spool = SpoolWriter(SpoolConfig(
             out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
             quota_bytes=opts.quota_bytes,
-            header={"consent": self.consent.scope(), "display_fps": opts.fps}), warn=self.log)
+            header={"consent": self.consent.scope(), "display_fps": opts.fps,
+                    "redaction": {"text": RULESET_VERSION}}), warn=self.log)
         previous = self._install_signals()
         self.started_t = now_ns()
+        self._expire()
+        last_expiry = last_consent_check = time.monotonic()
         try:
             window = X11WindowSource(opts.display, on_change=self._on_window)
             self.sources.append(window)
@@ -203,7 +224,7 @@ class Recorder:
                 self.screen.start(self._on_frame)
                 self.sources.append(self.screen)
             if "input" in self.consent.sources:
-                self.echo = EchoWatch(self._active_tty, self._release_keys)
+                self.echo = EchoWatch(self._active_tty, self._release_keys, lambda: bool(self._held))
                 self.echo.start()
                 self.sources.append(self.echo)
                 source = X11InputSource(opts.display)
@@ -218,10 +239,20 @@ class Recorder:
                 if remaining <= 0:
                     self.stop_reason = self.stop_reason or "duration reached"
                     break
-                self._stop.wait(min(1.0, remaining))
+                self._stop.wait(min(0.25, remaining))  # held typed text is released within 0.25 s
+                with self._lock:
+                    released = self.keys.tick(now_ns())
+                    if released:
+                        self.spool.put_events(released)
                 if not self.spool.alive:
                     self.stop_reason = "spool writer failed"
                     break
+                if time.monotonic() - last_expiry > 3600:
+                    self._expire()
+                    last_expiry = time.monotonic()
+                if time.monotonic() - last_consent_check < 1.0:
+                    continue
+                last_consent_check = time.monotonic()
                 current = guard_mod.load()
                 if current is None or not current.active:
                     self.stop_reason = "consent revoked"
@@ -235,7 +266,8 @@ class Recorder:
             if self.echo is not None:
                 self._release_keys(force=True)
             with self._lock:
-                self.spool.put_events(self.guard.close())
+                self._store(self.guard.close())
+                self.spool.put_events(self.keys.flush())
             self.spool.close()
             control.close()
             self._restore_signals(previous)
@@ -243,6 +275,16 @@ class Recorder:
                 "events": self.spool.events_written, "frames": self.spool.frames_stored,
                 "frames_dropped": self.spool.frames_dropped, "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}
+
+    def _expire(self) -> None:
+        """Deletes recordings older than the consent's retention (never the one being written)."""
+        assert self.spool is not None
+        expired = [r for r in expired_recordings(self.options.out, self.consent.retention_days)
+                   if r != self.spool.recording_id[:8]]
+        if expired:
+            files = delete_recordings(self.options.out, expired, reason="retention")
+            self.log(f"retention {self.consent.retention_days} days: deleted {len(expired)} old "
+                     f"recording(s), {len(files)} segment(s)")
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():

@@ -76,33 +76,45 @@ def echo_off_prompt(fd: int) -> bool:
 class EchoWatch:
     """Samples whether the active terminal is at a password prompt, with a timeline for look-back.
 
+    It samples when a key arrives (``sample``, from the input thread) and, while keys wait to be
+    judged (``pending()``), every ``period_s`` from its own thread; it sleeps otherwise.
+
     Args:
         tty_for: returns the pty path of the active window (None if it is not a terminal).
-        on_tick: called after every sample (the recorder releases held keys there).
-        period_s: sampling period.
+        on_tick: called after every sample of the thread (the recorder releases held keys there).
+        pending: True while keys wait to be judged.
+        period_s: sampling period while keys wait.
     """
 
     def __init__(self, tty_for: Callable[[], str | None], on_tick: Callable[[], None],
-                 period_s: float = 0.02) -> None:
+                 pending: Callable[[], bool], period_s: float = 0.04) -> None:
         self.tty_for = tty_for
         self.on_tick = on_tick
+        self.pending = pending
         self.period_s = period_s
         self._timeline: deque[tuple[int, bool]] = deque(maxlen=512)
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._tty: str | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="echo-watch", daemon=True)
 
     def start(self) -> None:
-        """Starts sampling."""
+        """Starts the sampling thread."""
         self._thread.start()
+
+    def notify(self) -> None:
+        """Keys are waiting: sample until they are judged."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Stops sampling (after one last tick) and closes the terminal."""
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=5)
-        self._close()
+        with self._lock:
+            self._close()
 
     def _close(self) -> None:
         if self._fd is not None:
@@ -110,23 +122,23 @@ class EchoWatch:
         self._fd = self._tty = None
 
     def sample(self) -> bool:
-        """Reads the active terminal's mode now and records it."""
+        """Reads the active terminal's mode now and records it (any thread)."""
         tty = self.tty_for()
-        if tty != self._tty:
-            self._close()
-            if tty is not None:
-                try:
-                    self._fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-                    self._tty = tty
-                except OSError:
-                    self._fd = None
-        secure = False
-        if self._fd is not None:
-            try:
-                secure = echo_off_prompt(self._fd)
-            except (OSError, termios.error):
-                self._close()
         with self._lock:
+            if tty != self._tty:
+                self._close()
+                if tty is not None:
+                    try:
+                        self._fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+                        self._tty = tty
+                    except OSError:
+                        self._fd = None
+            secure = False
+            if self._fd is not None:
+                try:
+                    secure = echo_off_prompt(self._fd)
+                except (OSError, termios.error):
+                    self._close()
             self._timeline.append((now_ns(), secure))
         return secure
 
@@ -150,8 +162,11 @@ class EchoWatch:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.sample()
-            self.on_tick()
-            self._stop.wait(self.period_s)
+            self._wake.wait()
+            self._wake.clear()
+            while self.pending() and not self._stop.is_set():
+                self._stop.wait(self.period_s)
+                self.sample()
+                self.on_tick()
         self.sample()
         self.on_tick()

@@ -40,9 +40,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from workscribe.cli import bench, consent, demo, inspect, record
+    from workscribe.cli import bench, consent, demo, inspect, record, redact, review
 
-    for module in (consent, record, inspect, bench, demo):
+    for module in (consent, record, inspect, review, bench, demo, redact):
         module.register(cli)
 
 

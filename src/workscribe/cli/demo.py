@@ -41,7 +41,7 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     from workscribe.recorder import spawn_recorder, wait_until_ready
     from workscribe.spool import crypto
     from workscribe.spool.reader import Spool
-    from workscribe.viz.contact_sheet import render_contact_sheet
+    from workscribe.viz.contact_sheet import render_spool_actions
 
     out = out.resolve()
     spool_dir = out / "spool"
@@ -87,10 +87,7 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     spool = Spool(spool_dir, key=crypto.load_key(home))
     summary = spool.summary()
     actions = [{k: a.get(k) for k in ACTION_KEYS} for a in spool_actions(spool)]
-    refs = [a["frame_before"] for a in actions if a["frame_before"]]
-    frames = spool.frames(refs)
-    sheet = render_contact_sheet([(_image(frames.get(a["frame_before"])), a) for a in actions],
-                                 out / "contact_sheet.png")
+    sheet = render_spool_actions(spool, actions, out / "contact_sheet.png")
     (out / "actions.json").write_text(json.dumps(actions, indent=2, ensure_ascii=False))
     truth_types = [t["type"] for t in demonstrator.truth]
     result = {"spool": str(spool_dir), "summary": summary, "recorder": recorded,
@@ -111,12 +108,6 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
                f"(action types {match} the ground truth)")
     click.echo(f"contact sheet: {sheet}")
     click.echo(f"actions:       {out / 'actions.json'}")
-
-
-def _image(array):  # noqa: ANN001, ANN202 - numpy in, PIL out
-    from PIL import Image
-
-    return None if array is None else Image.fromarray(array)
 
 
 def register(cli: click.Group) -> None:

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from workscribe import guard
+from workscribe import guard, paths
 from workscribe.cli import EXIT_FAILED, EXIT_NO_RECORDER, CliError
 from workscribe.cli.common import echo_json, json_option, parse_size, print_table
 
 
 @click.command("record")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Spool folder to write.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Spool folder to write (default: $WORKSCRIBE_HOME/spool).")
 @click.option("--duration", type=float, help="Stop after this many seconds (default: until Ctrl-C).")
 @click.option("--display", help="X display to record, e.g. :1 (default: $DISPLAY).")
 @click.option("--fps", default=5.0, show_default=True, type=float, help="Screen grabs per second.")
@@ -22,7 +23,7 @@ from workscribe.cli.common import echo_json, json_option, parse_size, print_tabl
 @click.option("--segment-seconds", default=300.0, show_default=True, type=float,
               help="Start a new segment this often.")
 @json_option
-def record(out: Path, duration: float | None, display: str | None, fps: float, keyframe_seconds: float,
+def record(out: Path | None, duration: float | None, display: str | None, fps: float, keyframe_seconds: float,
            quota: str,
            segment_seconds: float, as_json: bool) -> None:
     """Record the consented apps and sources into a spool folder.
@@ -38,6 +39,7 @@ def record(out: Path, duration: float | None, display: str | None, fps: float, k
         consent = guard.require()
     except guard.ConsentError as exc:
         raise CliError(str(exc)) from None
+    out = out or paths.default_spool()
     if out.exists() and not out.is_dir():
         raise CliError(f"{out} exists and is not a folder")
     try:

@@ -169,6 +169,7 @@ class _Reducer:
         self.scroll: _Entry | None = None
         self.input_handlers = {
             "key_press": self._on_key,
+            "text": self._on_key,  # typed text that was redacted: its placeholder types like keys
             "motion": self._on_motion,
             "button_press": self._on_press,
             "button_release": self._on_release,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from workscribe.events import Event
-from workscribe.spool import crypto
+from workscribe.spool import crypto, retention
 from workscribe.spool import format as fmt
 from workscribe.spool.video import decode_packets
 
@@ -189,11 +189,17 @@ class Spool:
             raise SpoolReadError(f"{self.folder}: not a folder")
         self.segments: list[Segment] = []
         self.skipped: list[str] = []
+        self.deleted_segments = 0
         for path in sorted(self.folder.glob(fmt.SEGMENT_GLOB)):
             try:
                 self.segments.append(open_segment(path, key))
             except SpoolReadError as exc:
                 self.skipped.append(str(exc))
+        stones = retention.tombstoned(self.folder)
+        if stones:  # deleted recordings are never read again, whatever copy of them survived
+            kept = [s for s in self.segments if not retention.is_tombstoned(s.header["recording_id"], stones)]
+            self.deleted_segments = len(self.segments) - len(kept)
+            self.segments = kept
         if not self.segments:
             why = f" ({self.skipped[0]})" if self.skipped else ""
             raise SpoolReadError(f"{self.folder}: no readable workscribe segments{why}")

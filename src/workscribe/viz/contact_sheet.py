@@ -241,3 +241,11 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: a fixed-size bitmap font
         return ImageFont.load_default()
+
+
+def render_spool_actions(spool: Any, actions: Sequence[dict[str, Any]], out: Path) -> Path:
+    """A contact sheet of ``actions`` of a ``spool.reader.Spool``: each on its frame before."""
+    frames = spool.frames([a["frame_before"] for a in actions if a["frame_before"]])
+    items = [(Image.fromarray(frames[a["frame_before"]]) if a["frame_before"] in frames else None, a)
+             for a in actions]
+    return render_contact_sheet(items, out)

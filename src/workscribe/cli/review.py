@@ -1,0 +1,149 @@
+"""``workscribe review`` and ``workscribe delete``: the contributor sees what was kept and removes it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workscribe import paths
+from workscribe.cli import CliError
+from workscribe.cli.common import echo_json, json_option, print_table
+
+spool_option = click.option("--spool", "folder", type=click.Path(path_type=Path),
+                            help="Spool folder (default: $WORKSCRIBE_HOME/spool).")
+
+
+def _sessions(folder: Path) -> list[dict[str, Any]]:
+    from workscribe.cli.inspect import open_spool
+    from workscribe.process.reduce import reduce_actions
+    from workscribe.spool.reader import Spool, SpoolReadError
+
+    if not folder.exists():
+        raise CliError(f"{folder}: no such folder")
+    try:
+        Spool(folder)
+    except SpoolReadError:
+        if not any(folder.glob("seg-*.wss")):
+            return []  # nothing recorded, or everything deleted
+    spool = open_spool(folder)
+    out = []
+    for recording in spool.recordings():
+        head = recording[0].header
+        apps: set[str] = set()
+        events = frames = 0
+        last = head["t_start"]
+        for event in spool.iter_events(recording):
+            events += 1
+            last = max(last, event["t"])
+            if event["kind"] == "active":
+                apps.add(event["data"].get("app") or "")
+            frames += event["kind"] == "frame"
+        actions = sum(1 for _ in reduce_actions(spool.iter_events(recording)))
+        out.append({
+            "session": head["recording_id"][:8], "recording_id": head["recording_id"],
+            "start": datetime.fromtimestamp(head["wall_start_ns"] / 1e9, UTC).isoformat(
+                timespec="seconds"),
+            "duration_s": round((last - head["t_start"]) / 1e9, 1), "apps": sorted(a for a in apps if a),
+            "events": events, "actions": actions, "frames": frames, "segments": len(recording),
+            "bytes": sum(s.size for s in recording),
+        })
+    return out
+
+
+@click.command("review")
+@spool_option
+@click.option("--frames", "session", help="Render the frame before each action of SESSION to a PNG.")
+@click.option("--out", type=click.Path(path_type=Path), default="review.png", show_default=True,
+              help="Where --frames writes its contact sheet.")
+@json_option
+def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -> None:
+    """List your recorded sessions: time, apps, counts (and render one session's frames).
+
+    Example: workscribe review --json ; workscribe review --frames 3fa2c1d0 --out s.png
+    """
+    folder = folder or paths.default_spool()
+    sessions = _sessions(folder)
+    if session:
+        _render(folder, sessions, session, out)
+        if not as_json:
+            click.echo(f"frames of session {session}: {out}")
+            return
+    if as_json:
+        echo_json(sessions)
+        return
+    print_table(f"{len(sessions)} sessions in {folder}",
+                ["session", "start (UTC)", "duration", "apps", "actions", "frames", "bytes"],
+                [(s["session"], s["start"], f"{s['duration_s']} s", ", ".join(s["apps"]), s["actions"],
+                  s["frames"], f"{s['bytes']:,}") for s in sessions])
+
+
+def _render(folder: Path, sessions: list[dict[str, Any]], session: str, out: Path) -> None:
+    from workscribe.cli.inspect import open_spool
+    from workscribe.process.reduce import reduce_actions
+    from workscribe.viz.contact_sheet import render_spool_actions
+
+    match = [s for s in sessions if s["recording_id"].startswith(session)]
+    if len(match) != 1:
+        raise CliError(f"no session {session!r} in {folder} (see `workscribe review`)")
+    spool = open_spool(folder)
+    recording = next(r for r in spool.recordings() if r[0].header["recording_id"] == match[0]["recording_id"])
+    actions = list(reduce_actions(spool.iter_events(recording)))
+    for a in actions:
+        a["t"] = spool.to_seconds(a["t"], recording)
+    if not actions:
+        raise CliError(f"session {session} has no actions to render")
+    render_spool_actions(spool, actions, out)
+
+
+@click.command("delete")
+@spool_option
+@click.argument("sessions", nargs=-1)
+@click.option("--since", help="Delete every session that started at or after this time (ISO 8601).")
+@click.option("--all", "everything", is_flag=True, help="Delete every session.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def delete(folder: Path | None, sessions: tuple[str, ...], since: str | None, everything: bool, yes: bool,
+           as_json: bool) -> None:
+    """Delete sessions for good; every later read and export honours the deletion.
+
+    Example: workscribe delete 3fa2c1d0 --yes ; workscribe delete --since 2026-11-29T09:00 --yes
+    """
+    from workscribe.spool.retention import delete_recordings
+
+    if sum(bool(x) for x in (sessions, since, everything)) != 1:
+        raise CliError("name SESSION ids, or --since TIME, or --all (exactly one of them)")
+    folder = folder or paths.default_spool()
+    known = _sessions(folder)
+    if everything:
+        chosen = known
+    elif since:
+        try:
+            cutoff = datetime.fromisoformat(since)
+        except ValueError:
+            raise CliError(f"cannot read time {since!r}; write it like 2026-11-29T09:00") from None
+        cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+        chosen = [s for s in known if datetime.fromisoformat(s["start"]) >= cutoff]
+    else:
+        chosen = []
+        for wanted in sessions:
+            match = [s for s in known if s["recording_id"].startswith(wanted)]
+            if len(match) != 1:
+                raise CliError(f"no session {wanted!r} in {folder} (see `workscribe review`)")
+            chosen += match
+    if not yes and chosen:
+        click.confirm(f"Delete {len(chosen)} session(s) for good?", abort=True)
+    files = delete_recordings(folder, [s["recording_id"] for s in chosen], reason="contributor request")
+    result = {"deleted_sessions": [s["session"] for s in chosen], "deleted_files": files}
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(f"deleted {len(chosen)} session(s), {len(files)} file(s)")
+
+
+def register(cli: click.Group) -> None:
+    """Adds the review verbs to ``cli``."""
+    cli.add_command(review)
+    cli.add_command(delete)
