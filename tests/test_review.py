@@ -45,7 +45,7 @@ def test_deleted_recordings_are_gone_and_never_read_again(tmp_path: Path) -> Non
 
 
 def test_retention_finds_recordings_older_than_the_consent_allows(tmp_path: Path) -> None:
-    old, new = _recording(tmp_path), _recording(tmp_path)
+    old, _ = _recording(tmp_path), _recording(tmp_path)
     for p in tmp_path.glob(fmt.SEGMENT_GLOB):
         if old[:8] in p.name:
             stamp = time.time() - 31 * 86400
@@ -55,7 +55,8 @@ def test_retention_finds_recordings_older_than_the_consent_allows(tmp_path: Path
 
 
 @pytest.mark.x11
-def test_review_lists_sessions_and_delete_removes_every_file(xdisplay: XDisplay, recorder, tmp_path: Path) -> None:
+def test_review_lists_sessions_and_delete_removes_every_file(xdisplay: XDisplay, recorder,
+                                                             tmp_path: Path) -> None:
     term, _ = open_window(xdisplay.name, "xterm", "-geometry", "60x10+30+30")
     try:
         assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0

@@ -161,3 +161,37 @@ def test_secrets_and_pii_typed_or_in_titles_are_redacted_before_disk(xdisplay: X
     texts = [a["text"] for a in actions if a["type"] == "type"]
     assert texts == ["export AWS_ACCESS_KEY_ID=<SECRET:aws_access_key>", "echo hello"]
     assert Spool(rec.out).segments[0].header["redaction"]["text"].startswith("text-")
+
+
+@pytest.mark.x11
+def test_a_secret_shown_on_screen_is_filled_in_every_stored_frame(xdisplay: XDisplay, recorder) -> None:
+    from workscribe.redact.image import ImageRedactor
+    from workscribe.redact.text import find_hits
+
+    aws = "AKIAZ3MOCKKEY7EXAMPL"
+    term, _ = open_window(xdisplay.name, "xterm", "-fa", "DejaVu Sans Mono", "-fs", "12",
+                          "-geometry", "90x12+20+20")
+    try:
+        assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
+        rec = recorder()
+        xdotool(xdisplay.name, "mousemove", "100", "80", "click", "--delay", "0", "1")
+        # the secret reaches the screen as program output, not as typed keys
+        xdotool(xdisplay.name, "type", "--delay", "20", "printf 'AKIA%s\\n' Z3MOCKKEY7EXAMPL")
+        xdotool(xdisplay.name, "key", "Return")
+        time.sleep(1.5)
+        xdotool(xdisplay.name, "mousemove", "200", "90", "click", "--delay", "0", "1")
+        time.sleep(1.5)
+        code, out, err = rec.stop()
+        assert code == 0, err
+    finally:
+        term.kill()
+        term.wait()
+    spool = Spool(rec.out)
+    refs = [e["data"]["ref"] for e in spool.iter_events(spool.recordings()[0]) if e["kind"] == "frame"]
+    frames = spool.frames(refs)
+    assert len(frames) >= 2
+    ocr = ImageRedactor()
+    texts = [" ".join(t for _, t in ocr._ocr(img)) for img in frames.values()]
+    assert any("printf" in t for t in texts)  # OCR does read these frames
+    for text in texts:
+        assert aws not in text.replace(" ", "") and "aws_access_key" not in {h.label for h in find_hits(text)}

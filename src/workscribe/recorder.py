@@ -23,6 +23,8 @@ from workscribe import guard as guard_mod
 from workscribe.control import ControlServer
 from workscribe.events import Event, now_ns
 from workscribe.guard import Consent, Guard
+from workscribe.redact.frames import FrameRedactionStage
+from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
 from workscribe.redact.text import RULESET_VERSION, redact_text
 from workscribe.secure import EchoWatch, terminal_of
@@ -79,6 +81,7 @@ class Recorder:
         self.spool: SpoolWriter | None = None
         self.sources: list[Any] = []
         self.screen = None
+        self.frames: FrameRedactionStage | None = None
         self.echo: EchoWatch | None = None
         self._held: deque[Event] = deque()
         self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
@@ -150,8 +153,8 @@ class Recorder:
                 self._store(closed)
 
     def _on_frame(self, event: Event, image: Any) -> bool:
-        assert self.spool is not None
-        return self.spool.put_frame(event, image)
+        assert self.frames is not None
+        return self.frames.put(event, image)  # OCR redaction first, then the spool
 
     def _set_paused(self, paused: bool) -> None:
         with self._lock:
@@ -209,7 +212,8 @@ class Recorder:
             out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
             quota_bytes=opts.quota_bytes,
             header={"consent": self.consent.scope(), "display_fps": opts.fps,
-                    "redaction": {"text": RULESET_VERSION}}), warn=self.log)
+                    "redaction": {"text": RULESET_VERSION, "pixels": "rapidocr+" + RULESET_VERSION}}),
+            warn=self.log)
         previous = self._install_signals()
         self.started_t = now_ns()
         self._expire()
@@ -219,6 +223,7 @@ class Recorder:
             self.sources.append(window)
             window.start(self._on_event)
             if "screen" in self.consent.sources:
+                self.frames = FrameRedactionStage(ImageRedactor(), self.spool.put_frame)
                 self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
                                            keyframe_s=opts.keyframe_s)
                 self.screen.start(self._on_frame)
@@ -268,12 +273,16 @@ class Recorder:
             with self._lock:
                 self._store(self.guard.close())
                 self.spool.put_events(self.keys.flush())
+            if self.frames is not None:
+                self.frames.close()
             self.spool.close()
             control.close()
             self._restore_signals(previous)
         return {"out": str(opts.out), "stop_reason": self.stop_reason or "stopped",
                 "events": self.spool.events_written, "frames": self.spool.frames_stored,
-                "frames_dropped": self.spool.frames_dropped, "evicted": len(self.spool.evicted),
+                "frames_dropped": self.spool.frames_dropped + (self.frames.dropped if self.frames else 0),
+                "frames_redacted": self.frames.redacted_frames if self.frames else 0,
+                "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}
 
     def _expire(self) -> None:

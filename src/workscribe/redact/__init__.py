@@ -5,7 +5,7 @@ passes through ``redact_text`` (or ``redact_lines``) first, and every record nam
 ``RULESET_VERSION``, the rule set that cleaned it.
 
 Example:
-    >>> redact_text("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP")[0]
+    >>> redact_text("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE")[0]
     'export AWS_ACCESS_KEY_ID=<SECRET:aws_access_key>'
 """
 

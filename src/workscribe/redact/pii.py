@@ -31,23 +31,35 @@ EMAIL_SPELLED = re.compile(rf"(?<![\w.+-])[\w.+-]{{1,64}}{_AT}[\w-]{{1,63}}(?:{_
 NUMERIC_RUN = re.compile(r"0(?<!00)[0 .()/-]{5,}0")  # runs on the shape copy: every digit is 0
 PHONE_INTL = re.compile(r"(?<![\w+])(?:\+|\b00)[1-9]\d{0,2}(?:[ .\-/]?(?:\(0\)|\(\d{1,4}\)|\d{1,5})){2,7}"
                         r"(?!\w|[.:/-]\d)")
-PHONE_NANP = re.compile(r"(?<![\w.+-])(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]"
+# spaces alone (`384 768 1536`) are too common in lists of numbers: dashes, dots or parentheses
+PHONE_NANP = re.compile(r"(?<![\w.+-])(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?\d{3}[ .-]|\d{3}-\d{3}-|\d{3}\.\d{3}\.)"
                         r"\d{4}(?!\w|[.-]\d)")
 PHONE_LOCAL = re.compile(r"\+?\(?\d[\d ().\-/]{5,18}\d(?!\w|[.:-]\d)")
 PHONE_WORD_BEFORE = re.compile(r"(?:\b(?:tel|phone|mobile|mob|cell|fax|call(?:[ \t]+me)?(?:[ \t]+(?:at|on))?"
-                               r"|whatsapp|sms|kontakt|telefon|t[ée]l[ée]phone|portable|handy)\b)[^\d\n+]{0,16}$")
+                               r"|whatsapp|sms|kontakt|telefon|t[ée]l[ée]phone|portable|handy)\b)[^\d\n+]{0,16}\Z")
 CARD = re.compile(r"(?<![\w.,+-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5})"
                   r"(?!\w|[.,-]\d)")
 IBAN = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
 SSN_LOOSE = re.compile(r"\d{3}[ -]?\d{2}[ -]?\d{4}(?![\w-])")
-SSN_WORD_BEFORE = re.compile(r"\b(?:ssn|social[ \t]+security(?:[ \t]+(?:number|no\.?|#))?|ss#)[^\w\n]{0,4}$")
+SSN_WORD_BEFORE = re.compile(r"\b(?:ssn|social[ \t]+security(?:[ \t]+(?:number|no\.?|#))?|ss#)[^\w\n]{0,4}\Z")
 IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
                   r"(?!\d|\.\d)")
 IPV6_COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")
 IPV6 = re.compile(r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?"
                   r"(?![\w:])")
-_VERSION_BEFORE = re.compile(r"(?i)(?:\bv(?:er(?:sion)?)?[ \t:=.]*|[A-Za-z][\w-]*/|[=<>~!]=|\bbuild[ \t]*)$")
+_VERSION_BEFORE = re.compile(r"(?i)(?:\bv(?:er(?:sion)?)?[ \t:=.]*|[A-Za-z][\w-]*/|[=<>~!]=|\bbuild[ \t]*)\Z")
+_VERSION_AFTER = re.compile(r"-\d+(?![\d.])|[~+][A-Za-z0-9]")  # `1.2.5.1-2`, `1.2.3.4~rc1`, `+dfsg`
+_DECIMAL = re.compile(r"\+\d+\.\d{1,3}")
+_CARD_WORD_BEFORE = re.compile(r"\b(?:card|cc|visa|mastercard|amex|credit|debit|payment|paid|pan)\w*"
+                               r"[^\n]{0,20}\Z")
+_CC2 = set("20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 "
+           "66 81 82 84 86 90 91 92 93 94 95 98".split())
+_CC3 = {f"{p}{d}" for p in ("21", "22", "23", "24", "25", "26", "29", "35", "37", "38", "50", "59", "67",
+                            "68", "69", "85", "87", "88", "96", "97", "99") for d in "0123456789"} \
+    | {"420", "421", "423", "800"}
+_INTL00 = re.compile(r"(?<!\d)00[1-9]")
+_DIGIT_GROUP_BEFORE = re.compile(r"\d[ .-]?\Z")
 _SHAPE = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "A" * 26 + "0" * 10)
 _SEPARATORS = str.maketrans("", "", " .()/-")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -71,9 +83,15 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_ok(digits: str) -> bool:
-    """A plausible payment card: a known issuer prefix, a length that issuer uses, a valid Luhn sum."""
+def card_ok(digits: str, grouped: bool = True) -> bool:
+    """A plausible payment card: a known issuer prefix, a length that issuer uses, a valid Luhn sum.
+
+    ``grouped=False`` (no separators, no card word before it) accepts only the common lengths 14 to
+    16: longer and shorter digit strings are mostly ids and integers in code.
+    """
     n, p2 = len(digits), int(digits[:2])
+    if not grouped and not 14 <= n <= 16:
+        return False
     if digits[0] == "4":                                    # Visa
         ok = n in (13, 16, 19)
     elif 51 <= p2 <= 55 or 2221 <= int(digits[:4]) <= 2720:  # Mastercard
@@ -102,9 +120,19 @@ def ssn_ok(digits: str) -> bool:
         and digits[5:] != "0000"
 
 
+def _country_code_ok(phone: str) -> bool:
+    """The number starts with an assigned E.164 country code; North American numbers (+1) also need
+    an area code and exchange that start with 2-9."""
+    d = re.sub(r"\D", "", phone[2:] if phone.startswith("00") else phone)
+    if d[0] == "1":
+        nanp = re.sub(r"\D", "", phone.replace("(0)", ""))[-10:]
+        return len(nanp) == 10 and nanp[0] in "23456789" and nanp[3] in "23456789"
+    return d[0] == "7" or d[:2] in _CC2 or d[:3] in _CC3
+
+
 def _ipv4_ok(text: str, m: re.Match[str]) -> bool:
     """Not loopback, unspecified or a netmask, and not a version number by its context."""
-    if m.group().split(".", 1)[0] in ("0", "127", "255"):
+    if m.group().split(".", 1)[0] in ("0", "127", "255") or _VERSION_AFTER.match(text, m.end()):
         return False
     return not _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start())
 
@@ -140,7 +168,8 @@ def _emails(text: str) -> Iterator[Found]:
 _IP, _CARD, _SSN, _NANP = 1, 2, 4, 8
 _SHAPES = [(_IP, re.compile(r"0{1,3}\.0{1,3}\.0{1,3}\.0{1,3}")),
            (_CARD, re.compile(r"0{4}(?P<a>[ -]?)0{4}(?P=a)0{4}(?P=a)0|0{4}(?P<b>[ -])0{6}(?P=b)0{4}")),
-           (_SSN, re.compile(r"000-00-0000")), (_NANP, re.compile(r"(?:\(000\)[ .-]?|000[ .-])000[ .-]0000"))]
+           (_SSN, re.compile(r"000-00-0000")),
+           (_NANP, re.compile(r"\(?000\)[ .-]?000[ .-]0000|000-000-0000|000\.000\.0000"))]
 
 _DATE = re.compile(r"0000([-./])00\1000?0?|00([-./])00\2000?0?")
 
@@ -160,7 +189,8 @@ def _numbers(text: str, low: str, shape: str) -> Iterator[Found]:
     for run in NUMERIC_RUN.finditer(shape):
         s, e = run.span()
         possible, by_word = _possible(run.group())
-        intl = text.find("+", s - 3 if s > 3 else 0, s) >= 0 or shape.startswith("00", s)
+        intl = text.find("+", s - 3 if s > 3 else 0, s) >= 0 \
+            or text.find("00", s, e) >= 0 and _INTL00.search(text, s, e) is not None
         if not possible and not intl:
             if by_word:
                 yield from _by_context(text, low, s, shape.count("0", s, e))
@@ -174,7 +204,9 @@ def _numbers(text: str, low: str, shape: str) -> Iterator[Found]:
                     yield m.start(), m.end(), "ip", 1
         if possible & _CARD:
             for m in CARD.finditer(text, ps, pe):
-                if card_ok(m.group().translate(_SEPARATORS)):
+                loose = not m.group().isdigit() or _CARD_WORD_BEFORE.search(low, max(0, m.start() - 30),
+                                                                            m.start()) is not None
+                if card_ok(m.group().translate(_SEPARATORS), grouped=loose):
                     found = True
                     yield m.start(), m.end(), "card", 1
         if possible & _SSN:
@@ -184,6 +216,11 @@ def _numbers(text: str, low: str, shape: str) -> Iterator[Found]:
         if intl:
             for m in PHONE_INTL.finditer(text, ps, pe):
                 d = len(re.sub(r"\D", "", m.group().replace("(0)", "")))
+                if m.group().startswith("00") and _DIGIT_GROUP_BEFORE.search(text, max(0, m.start() - 2),
+                                                                               m.start()):
+                    continue  # `3704 0044 0532`: a group inside a longer number, not a country prefix
+                if _DECIMAL.fullmatch(m.group()) or not _country_code_ok(m.group()):
+                    continue  # `+35236450.6`: a signed decimal; `+4294967296`: no country has code 42
                 if 8 <= d - (2 if m.group().startswith("00") else 0) <= 15:
                     found = True
                     yield m.start(), m.end(), "phone", 1

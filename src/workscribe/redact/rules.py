@@ -1,26 +1,30 @@
-"""The text rules: compiled patterns and the checks that confirm a candidate.
+"""The secret rules: vendor tokens, private keys, URL passwords, keyword assignments, command lines.
 
 Each finder yields ``(start, end, label, priority)``; ``text.py`` resolves overlaps (higher priority,
 then longer, wins) and substitutes placeholders. Priorities: private key blocks 4, vendor tokens 3,
-keyword rules 2, PII 1.
+keyword rules 2, PII (``pii.py``) 1.
 
 Speed: Python's ``re`` skips quickly to a pattern's *literal* prefix but tries every position of a
 pattern that starts with a look-behind, a class or ``(?i)`` (about 25 MB/s instead of 1 GB/s). So
-every pattern here starts with a literal (``AKIA``, ``://``, ``@``) or a digit, and the context
-before a match is checked in Python afterwards; keywords are found in a lower-cased copy of the
-text; digit-shaped PII comes from one scan for numeric runs whose candidates are then sent to the
-phone, card, SSN and IP checks.
+every pattern here starts with a literal (``AKIA``, ``://``, ``eyJ``) and the context before a
+match is checked afterwards; most vendor tokens come from one scan for long ``[\\w-]`` runs and a
+look at how each run starts; keywords are searched in a lower-cased copy of the text, with what
+must follow them (a separator, a header value, a random string) checked in the same search.
 
 Keywords: the secret-naming words of detect-secrets' ``KeywordDetector`` (password, passwd, pwd,
 secret, token, api_key...) are found in identifiers (``DB_PASSWORD``, ``aws_secret_access_key``,
 ``"apiKey"``, ``--token``), and the value after ``=``, ``:``, ``=>`` or a flag's space is redacted
-unless it is a reference (``os.environ[...]``, ``$VAR``, ``{{ var }}``, ``self.password``), a type, a
-mask (``****``) or empty. Publishable keys (Stripe ``pk_live_``) are public by design and are kept.
+unless it is a reference (``os.environ[...]``, ``$VAR``, ``{{ var }}``, ``self.password = pw``), a
+type, a mask (``****``), empty, or part of a longer expression (``x = a + b``). Values of tokens,
+secrets and keys must look machine-made (a digit, or 16+ mixed-case characters); passwords may be
+words. Comparisons (``token == "lambda"``) count only against password-like literals. Publishable
+keys (Stripe ``pk_live_``) are public by design and are kept.
 
 IP addresses: every IPv4 and IPv6 address is redacted, private ranges (10/8, 192.168/16, fc00::/7)
 included, since they map a home or office network. Not redacted: loopback (127/8, ``::1``), the
 unspecified address (0.0.0.0, ``::``), 255.x netmasks and four-part numbers that are versions by
-their context (``Chrome/120.0.0.0``, ``Version=4.0.0.0``, ``pkg==1.2.3.4``, ``v1.2.3.4``).
+their context (``Chrome/120.0.0.0``, ``Version=4.0.0.0``, ``pkg==1.2.3.4``, ``v1.2.3.4``,
+``1.2.5.1-2``). A bare ``1.2.3.4`` is an address.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ class TokenRule(NamedTuple):
 
 def _before(pattern: str) -> re.Pattern[str]:
     """Context that must end right where a token starts, with nothing word-like before it."""
-    return re.compile(f"(?<![\\w-]){pattern}$")
+    return re.compile(f"(?<![\\w-]){pattern}\\Z")
 
 
 _EDGE = r"(?![\w-])"
@@ -110,7 +114,7 @@ TOKENS: list[TokenRule] = [
     _T("private_key", re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}"), check=_b64_private_key),
     _T("azure_storage_key", re.compile(r"AccountKey=([A-Za-z0-9+/]{40,}={0,2})"), 1),
     _T("azure_storage_key", re.compile(r"SharedAccessKey=([A-Za-z0-9+/]{40,}={0,2})"), 1),
-    _T("azure_sas_token", re.compile(r"sig=([A-Za-z0-9%+/=]{30,})"), 1, before=re.compile(r"[?&]$")),
+    _T("azure_sas_token", re.compile(r"sig=([A-Za-z0-9%+/=]{30,})"), 1, before=re.compile(r"[?&]\Z")),
     _T("azure_client_secret", re.compile(r"Q~[\w~.-]{31,34}(?![\w~.-])"), before=_before(r"[\w~.]{3}\d"),
        widen=True),
     _T("api_token", re.compile(r"SG\.[\w-]{22}\.[\w-]{43}" + _EDGE)),
@@ -153,6 +157,9 @@ _RUN_CHARS = string.ascii_letters + string.digits + "_-"
 _RUNS = str.maketrans(_RUN_CHARS, "a" * len(_RUN_CHARS))
 _LONG_RUN = re.compile("a" * 15 + "a*")  # on the translated copy: 15 or more [\w-] in a row
 _RUN_PREFIX = re.compile("|".join(sorted({re.escape(r.first) for r in RUN_RULES}, key=len, reverse=True)))
+_RUN_BY_FIRST: dict[str, list[TokenRule]] = collections.defaultdict(list)
+for _rule in RUN_RULES:
+    _RUN_BY_FIRST[_rule.first].append(_rule)
 
 
 def find_tokens(text: str, gated: bool) -> Iterator[Found]:
@@ -169,9 +176,9 @@ def find_tokens(text: str, gated: bool) -> Iterator[Found]:
             yield from _token(text, rule, m)
     for run in _LONG_RUN.finditer(text.translate(_RUNS)):
         p = run.start()
-        if _RUN_PREFIX.match(text, p):
-            for rule in RUN_RULES:
-                if text.startswith(rule.first, p) and (m := rule.pattern.match(text, p)):
+        if first := _RUN_PREFIX.match(text, p):
+            for rule in _RUN_BY_FIRST[first.group()]:
+                if m := rule.pattern.match(text, p):
                     yield from _token(text, rule, m)
 
 
@@ -205,13 +212,13 @@ def _token(text: str, rule: TokenRule, m: re.Match[str]) -> Iterator[Found]:
 # ---------------------------------------------------------------- keyword rules (lower-cased text)
 # one search (in the lower-cased text) that tells whether any keyword or command rule can match
 KEYWORD_GATE = re.compile(r"pass|pw|secret|token|key|auth|bearer|cred|sig|login|sudo|-p|-u|-a|-w|mysql"
-                          r"|mariadb|config|value|:(?:\d{1,5}|\*):")
+                          r"|mariadb|config|sqlplus|sqlldr|value|:(?:\d{1,5}|\*):")
 KEYWORDS = ("pass", "pw", "secret", "token", "key", "auth", "cred", "sig")
 # after a keyword: the rest of the key, a closing quote or bracket, then a separator (or a flag's space)
 _TAIL = r"([a-z0-9_.-]*)['\"`\]]{0,3}(?:[ \t]*[:=!]|([ \t]+)[^\s=:])"
-_IDCHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-$@")
+_IDCHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-$@"
 _KEY_TAIL = re.compile(_TAIL)
-_FLAG_BEFORE = re.compile(r"(?<![^\s'\"=])--?[a-z0-9_.-]*$")
+_FLAG_BEFORE = re.compile(r"(?<![^\s'\"=])--?[a-z0-9_.-]*\Z")
 _SEP_VAL = re.compile(r"(?P<close>['\"`]?\]?['\"]?)[ \t]*(?P<sep>:=|=>|={1,3}|!==?|:|[ \t](?=[^\s=:]))[ \t]*"
                       r"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s'\"`,;]+)")
 _AUTHZ = re.compile(r"authorization[ \t]*[:=][ \t]*['\"]?"
@@ -239,7 +246,7 @@ class CommandRule(NamedTuple):
 
 def _cmd(label: str, pattern: str, before: str | None = None, keyed: bool = False,
          same_command: bool = True) -> CommandRule:
-    tail = r"[^|;&\n]*$" if same_command else "$"
+    tail = r"[^|;&\n]*\Z" if same_command else r"\Z"
     return CommandRule(label, re.compile(pattern, re.M), re.compile(before + tail) if before else None, keyed)
 
 
@@ -267,9 +274,12 @@ COMMANDS = [
     _cmd("password", r"unrar\b[^|;&\n]*?[ \t]-p" + _Q + _V),
     _cmd("password", r"rar\b[^|;&\n]*?[ \t]-p" + _Q + _V),
     _cmd("password", r"pass:" + _Q + _V),
+    _cmd("password", r"sql(?:plus|ldr)\b[^|;&\n]*?[ \t][^\s/@'\"]+/(?P<v>[^\s@/'\"]+)@"),
+    _cmd("credential", r"<(?P<k>[\w:.-]{0,30}?(?:pass|pwd|secret|token|key)[\w:.-]{0,30})>"
+         r"(?P<v>[^<\n]{1,200})</(?P=k)>", keyed=True),
     _cmd("password", r":(?:\d{1,5}|\*):[^:\s]+:[^:\s]+:(?P<v>\S+)$", r"(?:^|\n)[\w.-]+", same_command=False),
 ]
-_XML_KEY_BEFORE = re.compile(r"(?:key|name)[ \t]*=[ \t]*\"([^\"]{1,60})\"[ \t]+$")
+_XML_KEY_BEFORE = re.compile(r"(?:key|name)[ \t]*=[ \t]*\"([^\"]{1,60})\"[ \t]+\Z")
 
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _PW_PARTS = {"password", "passwd", "pass", "passphrase", "passcode", "pwd", "pw"}
@@ -289,6 +299,8 @@ _CALL = re.compile(r"[A-Za-z_][\w.]*[(\[]")
 _DIGIT = re.compile(r"\d")
 _HEXDIGITS = re.compile(r"[0-9a-fA-F]+")
 _MASK = "*xX•.-_#?0"
+_WORDS_OR_NAMES = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[a-z0-9]+(?:[-_.][a-z0-9]+)+")
+_STATEMENT_END = re.compile(r"[ \t]*(?:$|[,;)}\]#]|//)", re.M)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -323,8 +335,9 @@ def literal(value: str, quoted: bool, spaced: bool = False) -> bool:
         digit = _DIGIT.search(v)
         if "." in v and (spaced or not digit):
             return False  # `settings.SECRET_KEY`, `os.environ`
-        if not digit and (_SNAKE_OR_CAMEL.fullmatch(v) or _REFERENCE_WORDS.search(v)):
-            return False  # `user_input`, `newPassword`, `DB_PASS`
+        if not digit and (_SNAKE_OR_CAMEL.fullmatch(v)
+                          or (spaced or "_" in v) and _REFERENCE_WORDS.search(v)):
+            return False  # `user_input`, `newPassword`, `DB_PASS`, `password = secret_from_vault`
     return True
 
 
@@ -336,16 +349,21 @@ def _passwordish(v: str) -> bool:
 
 def _random_looking(v: str) -> bool:
     """A string next to a keyword that looks generated: digits and letters, high Shannon entropy."""
-    if not _DIGIT.search(v) or v.isdigit() or re.fullmatch(r"[a-z]+(?:[-_.][a-z]+)+", v):
-        return False
+    if not _DIGIT.search(v) or v.isdigit() or _WORDS_OR_NAMES.fullmatch(v):
+        return False  # `sha256_module.sha256`, `ip3._get_networks_key`, `bert-base-uncased`
     if "/" in v and not _mixed(v.replace("/", "")):
         return False  # a path
     v = v[:64]
     return entropy(v) >= (3.0 if _HEXDIGITS.fullmatch(v) else 3.5)
 
 
+def _header_value(v: str) -> bool:
+    """The value of an Authorization header: a credential, not code that reads one."""
+    return literal(v, quoted=False) and _credentialish(v)
+
+
 _AT_KEYWORD: list[tuple[re.Pattern[str], Callable[[str], bool], str]] = [
-    (_AUTHZ, lambda v: True, "credential"), (_PROSE, _passwordish, "password"),
+    (_AUTHZ, _header_value, "credential"), (_PROSE, _passwordish, "password"),
     (_NEAR, _random_looking, "high_entropy")]
 
 
@@ -353,26 +371,44 @@ def _assignment(text: str, low: str, i: int, j: int) -> Found | None:
     """The secret assigned to the identifier around ``low[i:j]`` (a keyword), if any."""
     tail = _KEY_TAIL.match(low, j)
     j, k = tail.end(1), tail.end() - 1  # type: ignore[union-attr]
-    while i > 0 and low[i - 1] in _IDCHARS:
-        i -= 1
+    head = low[max(0, i - 64):i]
+    i -= len(head) - len(head.rstrip(_IDCHARS))
     if i and low[i - 1] == "<" or low[k] not in ":=!" and low[i] != "-":
         return None  # a placeholder; or `password policy`: only flags take a value after a space
     m = _SEP_VAL.match(text, j)
     if m is None:
         return None
-    label = key_label(text[i:j].lstrip("-$@"))
+    key = text[i:j].lstrip("-$@")
+    label = key_label(key)
     if label is None:
         return None
-    val = m.group("val")
+    val, sep = m.group("val"), m.group("sep")
     start, end = m.span("val")
     quoted = val[:1] in "\"'`" and len(val) >= 2 and val[-1] == val[0]
     if quoted:
         start, end = start + 1, end - 1
     else:
-        while end > start and text[end - 1] in ")]}>":
+        while end > start and text[end - 1] in ")]}>:;,":
             end -= 1
-    spaced = text[m.end("close"):m.start("val")] != m.group("sep")
-    return (start, end, label, 2) if literal(text[start:end], quoted, spaced) else None
+    value = text[start:end]
+    spaced = text[m.end("close"):m.start("val")] != sep
+    if sep in ("==", "===", "!=", "!==") and not (quoted and _passwordish(value)):
+        return None  # `if token == "lambda"`: a comparison in code, unless against a password-like literal
+    if spaced and not _STATEMENT_END.match(text, m.end("val")):
+        return None  # `x = a + b`, `a = b = ''`, `"pwd: expected bytes"`: an expression or prose
+    if spaced and not quoted and "." in key and _IDENT.fullmatch(value) and not _DIGIT.search(value):
+        return None  # `self.password = user`: an attribute set from a variable
+    if label != "password" and not _credentialish(value) or key.lower() == "auth" and len(value) < 12:
+        return None  # `auth` alone: `AUTH=CRAM-MD5` in IMAP capabilities is not a credential
+    return (start, end, label, 2) if literal(value, quoted, spaced) else None
+
+
+def _credentialish(v: str) -> bool:
+    """Machine-made tokens and keys have digits, or are long and mixed-case; not hex or dotted numbers."""
+    v = v.strip()
+    if len(v) < 8 or v.startswith(("0x", "0X")) or not v.strip("0123456789."):
+        return False
+    return _DIGIT.search(v) is not None or len(v) >= 16 and v.lower() != v != v.upper()
 
 
 def find_keywords(text: str, low: str) -> Iterator[Found]:
