@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from helpers import run_cli
 from workscribe.redact import RULESET_VERSION
 
@@ -62,10 +64,32 @@ def test_empty_input_gives_empty_output() -> None:
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
 
-def test_image_is_not_built_yet_and_says_so_in_one_line() -> None:
-    r = run_cli("redact", "--image", "in.png", "--out", "out.png")
-    assert r.returncode == 2
-    assert r.stderr == "Error: image redaction is not built yet\n" and r.stdout == ""
+def test_image_redaction_fills_secrets_and_reports_the_boxes(tmp_path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (700, 80), "white")
+    font_path = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+    try:
+        font = ImageFont.truetype(font_path, 15)
+    except OSError:
+        font = ImageFont.load_default(size=15)
+    ImageDraw.Draw(img).text((10, 10), "mail jane.doe@example.com now", fill="black", font=font)
+    img.save(tmp_path / "in.png")
+    r = run_cli("redact", "--image", str(tmp_path / "in.png"), "--out", str(tmp_path / "out.png"), "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert [b["label"] for b in result["boxes"]] == ["email"]
+    assert "jane.doe" not in r.stdout  # the report shows the redacted line only
+    out = Image.open(tmp_path / "out.png")
+    x0, y0, x1, y1 = result["boxes"][0]["box"]
+    assert out.getpixel(((x0 + x1) // 2, (y0 + y1) // 2)) == (0, 0, 0)
+
+
+def test_image_errors_are_one_line() -> None:
+    r = run_cli("redact", "--image", "missing.png", "--out", "out.png")
+    assert r.returncode == 2 and r.stderr.startswith("Error: cannot read image") and r.stderr.count("\n") == 1
+    r = run_cli("redact", "--image", "in.png")
+    assert r.returncode == 2 and "needs --out" in r.stderr
 
 
 def test_nothing_to_redact_is_a_usage_error() -> None:
@@ -73,6 +97,7 @@ def test_nothing_to_redact_is_a_usage_error() -> None:
     assert r.returncode == 2 and r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1
 
 
+@pytest.mark.slow  # `bench redact` also times frame redaction
 def test_bench_redact_json() -> None:
     r = run_cli("bench", "redact", "--json", "--seed", "2", "--mb", "0.2")
     assert r.returncode == 0, r.stderr

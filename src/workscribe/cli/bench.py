@@ -55,11 +55,13 @@ def bench_redact_cmd(seed: int, mb: float, as_json: bool) -> None:
 
     Example: workscribe bench redact --json
     """
+    from workscribe.bench.frames import bench_frames
     from workscribe.bench.redact import bench_redact
 
     if mb <= 0:
         raise CliError("--mb must be > 0")
     result = bench_redact(seed=seed, target_mb=mb)
+    result.update(bench_frames())
     if as_json:
         echo_json(result)
         return

@@ -32,7 +32,7 @@ def _lines(stream: BinaryIO, terminators: collections.deque[bytes]) -> Iterator[
 @click.option("--text", "text_mode", is_flag=True,
               help="Read text on stdin and write it redacted on stdout, one line out for every line in.")
 @click.option("--image", "image", type=click.Path(dir_okay=False), default=None,
-              help="An image to redact (not built yet).")
+              help="An image to redact (PNG, JPEG ...): text holding secrets or PII is filled.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the redacted image.")
 @json_option
@@ -47,7 +47,10 @@ def redact_cmd(text_mode: bool, image: str | None, out: str | None, as_json: boo
       printf 'export GITHUB_TOKEN=ghp_...\\nmail bob@example.com\\n' | workscribe redact --text
     """
     if image is not None or out is not None:
-        raise CliError("image redaction is not built yet")
+        if image is None or out is None or text_mode:
+            raise CliError("--image IN needs --out OUT (and no --text)")
+        _redact_image(image, out, as_json)
+        return
     if not text_mode:
         raise CliError("say what to redact: --text (stdin to stdout)")
     from workscribe.redact import RULESET_VERSION, redact_lines
@@ -62,6 +65,29 @@ def redact_cmd(text_mode: bool, image: str | None, out: str | None, as_json: boo
     if as_json:
         summary = {"lines": n, "hits": dict(sorted(counts.items())), "ruleset_version": RULESET_VERSION}
         click.echo(json.dumps(summary, ensure_ascii=False), err=True)
+
+
+def _redact_image(src: str, dst: str, as_json: bool) -> None:
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from workscribe.redact.image import ImageRedactor
+
+    try:
+        with Image.open(src) as img:
+            rgb = np.array(img.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CliError(f"cannot read image {src}: {exc}") from None
+    out, hits = ImageRedactor().redact(rgb)
+    try:
+        Image.fromarray(out).save(dst)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot write {dst}: {exc}") from None
+    boxes = [{"label": h.label, "box": list(h.box), "line": h.line} for h in hits]
+    if as_json:
+        click.echo(json.dumps({"image": dst, "boxes": boxes}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{len(boxes)} box(es) filled; wrote {dst}")
 
 
 def register(cli: click.Group) -> None:

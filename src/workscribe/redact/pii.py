@@ -253,30 +253,41 @@ def _by_context(text: str, low: str, s: int, digits: int) -> Iterator[Found]:
 
 
 def _ibans(text: str, shape: str) -> Iterator[Found]:
-    """IBANs from ``AA00`` in ``shape``; a candidate that fails its checksum is shortened and retried."""
+    """IBANs from ``AA00`` in ``shape``: as many characters as the country's IBANs have, then mod-97."""
+    last = -1
     for anchor in re.finditer("AA00", shape):
         p = anchor.start()
-        if p and text[p - 1].isalnum():
+        if p < last or p and text[p - 1].isalnum():
             continue
         m = IBAN.match(text, p)
-        s = m.group() if m else ""
-        while len(s) >= 15:
-            if iban_ok(s.replace(" ", "")):
-                yield p, p + len(s), "iban", 1
-                break
-            s = s[:-1].rstrip()
+        last = m.end() if m else last
+        need = IBAN_LENGTHS.get(text[p:p + 2], 0)
+        if m is None or need == 0:
+            continue
+        compact, end = 0, p
+        for ch in m.group():  # take exactly `need` characters, spaces between them allowed
+            end += 1
+            if ch != " ":
+                compact += 1
+                if compact == need:
+                    break
+        if compact == need and iban_ok(text[p:end].replace(" ", "")) \
+                and not (end < len(text) and text[end].isalnum()):
+            yield p, end, "iban", 1
 
 
 def _spelled_emails(low: str) -> Iterator[Found]:
-    """``alice at example dot com``, ``bob [at] mail [dot] de``."""
-    last = -1
+    """``alice at example dot com``, ``bob [at] mail [dot] de``: searched in windows around ``dot``."""
+    windows: list[list[int]] = []
     for anchor in re.finditer(r"dot\b", low):
-        if anchor.start() < last:
-            continue
-        for m in EMAIL_SPELLED.finditer(low, max(0, anchor.start() - 140), anchor.end() + 80):
-            if m.end() > last:
-                last = m.end()
-                yield m.start(), m.end(), "email", 1
+        a, b = max(0, anchor.start() - 140), anchor.end() + 80
+        if windows and a <= windows[-1][1]:
+            windows[-1][1] = b
+        else:
+            windows.append([a, b])
+    for a, b in windows:
+        for m in EMAIL_SPELLED.finditer(low, a, b):
+            yield m.start(), m.end(), "email", 1
 
 
 def _ipv6(text: str) -> Iterator[Found]:

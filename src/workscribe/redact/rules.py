@@ -108,7 +108,7 @@ TOKENS: list[TokenRule] = [
     _T("openai_key", re.compile(r"sk-(?!ant-)(?:[a-z]+-)?[\w-]{20,}" + _EDGE), check=_mixed, first="sk-"),
     _T("npm_token", re.compile(r"npm_[A-Za-z0-9]{36}" + _EDGE), first="npm_"),
     _T("pypi_token", re.compile(r"pypi-AgE[\w-]{50,}"), first="pypi-"),
-    _T("jwt", re.compile(r"eyJ[\w-]{6,}\.eyJ[\w-]{6,}(?:\.[\w-]*){0,3}")),
+    _T("jwt", re.compile(r"eyJ[\w-]{6,}\.eyJ[\w-]{6,}(?:\.[\w-]*){0,3}"), first="eyJ"),
     _T("private_key", re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
                                  r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S)),
     _T("private_key", re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}"), check=_b64_private_key),
@@ -215,14 +215,14 @@ KEYWORD_GATE = re.compile(r"pass|pw|secret|token|key|auth|bearer|cred|sig|login|
                           r"|mariadb|config|sqlplus|sqlldr|value|:(?:\d{1,5}|\*):")
 KEYWORDS = ("pass", "pw", "secret", "token", "key", "auth", "cred", "sig")
 # after a keyword: the rest of the key, a closing quote or bracket, then a separator (or a flag's space)
-_TAIL = r"([a-z0-9_.-]*)['\"`\]]{0,3}(?:[ \t]*[:=!]|([ \t]+)[^\s=:])"
+_TAIL = r"([a-z0-9_.-]{0,64})['\"`\]]{0,3}(?:[ \t]*[:=!]|([ \t]+)[^\s=:])"
 _IDCHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-$@"
 _KEY_TAIL = re.compile(_TAIL)
 _FLAG_BEFORE = re.compile(r"(?<![^\s'\"=])--?[a-z0-9_.-]*\Z")
 _SEP_VAL = re.compile(r"(?P<close>['\"`]?\]?['\"]?)[ \t]*(?P<sep>:=|=>|={1,3}|!==?|:|[ \t](?=[^\s=:]))[ \t]*"
-                      r"(?P<val>\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\s'\"`,;]+)")
+                      r"(?P<val>\"[^\"\n]{0,4096}\"|'[^'\n]{0,4096}'|`[^`\n]{0,4096}`|[^\s'\"`,;]{1,4096})")
 _AUTHZ = re.compile(r"authorization[ \t]*[:=][ \t]*['\"]?"
-                    r"(?:(?:bearer|basic|token|bot|digest|apikey|key|sso-key)[ \t]+)?(?P<v>[^\s'\"]{8,})")
+                    r"(?:(?:bearer|basic|token|bot|digest|apikey|key|sso-key)[ \t]+)?(?P<v>[^\s'\"]{8,4096})")
 _PROSE = re.compile(r"(?:pass(?:word|phrase|code|wd)|pw)[ \t]+(?:is|was|:)[ \t]+(?P<v>\S{6,})")
 _NEAR = re.compile(r"(?:passw(?:or)?d|pwd|secret|token|key|credential)s?\b[^\n]{0,24}?(?<![\w+/=.~-])"
                    r"(?P<v>[a-z0-9+/_~.-]{20,}={0,2})(?![\w+/=~-])")
@@ -242,12 +242,15 @@ class CommandRule(NamedTuple):
     pattern: re.Pattern[str]
     before: re.Pattern[str] | None = None   # context that must come before the match, on its line
     keyed: bool = False                     # the label comes from the key (group ``k`` or the XML key before)
+    words: tuple[str, ...] = ()             # one of these must be in the 200 characters before (quick test)
 
 
 def _cmd(label: str, pattern: str, before: str | None = None, keyed: bool = False,
          same_command: bool = True) -> CommandRule:
     tail = r"[^|;&\n]*\Z" if same_command else r"\Z"
-    return CommandRule(label, re.compile(pattern, re.M), re.compile(before + tail) if before else None, keyed)
+    words = tuple(re.findall(r"[a-z][a-z-]+", before.split(")")[0])) if before and same_command else ()
+    return CommandRule(label, re.compile(pattern, re.M), re.compile(before + tail) if before else None, keyed,
+                       words)
 
 
 _Q, _V = r"(?P<q>['\"]?)", r"(?P<v>[^\s'\"]+)(?P=q)"
@@ -258,23 +261,23 @@ COMMANDS = [
          keyed=True),
     _cmd("credential", r"secret[ \t]+set[ \t]+(?:--?[\w-]+[ \t]+)*(?P<k>[\w.:-]+)[ =]" + _Q + _V, keyed=True),
     _cmd("credential", r"value[ \t]*=[ \t]*(?P<q>\")(?P<v>[^\"\n]*)\"", keyed=True),
-    _cmd("password", r"m(?:ysql|ysqldump|ariadb|ysqladmin)\b[^|;&\n]*?[ \t]-p" + _Q + _V),
+    _cmd("password", r"m(?:ysql|ysqldump|ariadb|ysqladmin)\b[^|;&\n]{0,256}?[ \t]-p" + _Q + _V),
     _cmd("password", r"sshpass[ \t]+-p[ \t]*" + _Q + _V),
-    _cmd("password", r"login\b[^|;&\n]*?[ \t]-p[ \t]+" + _Q + _V,
+    _cmd("password", r"login\b[^|;&\n]{0,256}?[ \t]-p[ \t]+" + _Q + _V,
          r"\b(?:docker|podman|helm|buildah|skopeo|nerdctl|oras)\b"),
     _cmd("password", r"-(?:u|-user)[ =]" + _Q + r"[^\s:'\"]+:" + _V, r"\b(?:curl|wget|http)\b"),
-    _cmd("password", r"smbclient\b[^|;&\n]*?[ \t]-u[ \t]*" + _Q + r"[^\s%'\"]+%" + _V),
+    _cmd("password", r"smbclient\b[^|;&\n]{0,256}?[ \t]-u[ \t]*" + _Q + r"[^\s%'\"]+%" + _V),
     _cmd("password", r"echo[ \t]+(?P<q>['\"]?)(?P<v>[^\s'\"|]+)(?P=q)[ \t]*\|[ \t]*sudo[ \t]+"
          r"(?:-\w+[ \t]+)*-s"),
     _cmd("password", r"login[ \t]+\S+[ \t]+password[ \t]+(?P<v>\S+)"),
-    _cmd("password", r"htpasswd[ \t]+(?:-\w+[ \t]+)*-\w*b\w*[ \t]+(?:-\w+[ \t]+)*\S+[ \t]+\S+[ \t]+"
-         + _Q + _V),
+    _cmd("password", r"htpasswd(?:[ \t]+-\w+){0,3}[ \t]+-\w*b\w*(?:[ \t]+-\w+){0,3}[ \t]+[^\s-]\S*[ \t]+\S+"
+         r"[ \t]+" + _Q + _V),
     _cmd("password", r"-[awp][ \t]+" + _Q + _V, r"\b(?:redis-cli|ldap\w+|sqlcmd|zip|useradd)\b"),
-    _cmd("password", r"7za?\b[^|;&\n]*?[ \t]-p" + _Q + _V),
-    _cmd("password", r"unrar\b[^|;&\n]*?[ \t]-p" + _Q + _V),
-    _cmd("password", r"rar\b[^|;&\n]*?[ \t]-p" + _Q + _V),
+    _cmd("password", r"7za?\b[^|;&\n]{0,256}?[ \t]-p" + _Q + _V),
+    _cmd("password", r"unrar\b[^|;&\n]{0,256}?[ \t]-p" + _Q + _V),
+    _cmd("password", r"rar\b[^|;&\n]{0,256}?[ \t]-p" + _Q + _V),
     _cmd("password", r"pass:" + _Q + _V),
-    _cmd("password", r"sql(?:plus|ldr)\b[^|;&\n]*?[ \t][^\s/@'\"]+/(?P<v>[^\s@/'\"]+)@"),
+    _cmd("password", r"sql(?:plus|ldr)\b[^|;&\n]{0,256}?[ \t][^\s/@'\"]+/(?P<v>[^\s@/'\"]+)@"),
     _cmd("credential", r"<(?P<k>[\w:.-]{0,30}?(?:pass|pwd|secret|token|key)[\w:.-]{0,30})>"
          r"(?P<v>[^<\n]{1,200})</(?P=k)>", keyed=True),
     _cmd("password", r":(?:\d{1,5}|\*):[^:\s]+:[^:\s]+:(?P<v>\S+)$", r"(?:^|\n)[\w.-]+", same_command=False),
@@ -367,21 +370,25 @@ _AT_KEYWORD: list[tuple[re.Pattern[str], Callable[[str], bool], str]] = [
     (_NEAR, _random_looking, "high_entropy")]
 
 
-def _assignment(text: str, low: str, i: int, j: int) -> Found | None:
-    """The secret assigned to the identifier around ``low[i:j]`` (a keyword), if any."""
+def _assignment(text: str, low: str, i: int, j: int) -> tuple[Found | None, int]:
+    """The secret assigned to the identifier around ``low[i:j]`` (a keyword), if any, and where the
+    value examined ends (-1 if none was): keywords inside that value are not looked at again."""
     tail = _KEY_TAIL.match(low, j)
     j, k = tail.end(1), tail.end() - 1  # type: ignore[union-attr]
     head = low[max(0, i - 64):i]
     i -= len(head) - len(head.rstrip(_IDCHARS))
     if i and low[i - 1] == "<" or low[k] not in ":=!" and low[i] != "-":
-        return None  # a placeholder; or `password policy`: only flags take a value after a space
-    m = _SEP_VAL.match(text, j)
-    if m is None:
-        return None
+        return None, -1  # a placeholder; or `password policy`: only flags take a value after a space
     key = text[i:j].lstrip("-$@")
     label = key_label(key)
-    if label is None:
-        return None
+    m = _SEP_VAL.match(text, j) if label else None
+    if m is None:
+        return None, -1
+    return _judge(text, m, key, label), m.end("val")  # type: ignore[arg-type]
+
+
+def _judge(text: str, m: re.Match[str], key: str, label: str) -> Found | None:
+    """The hit for the value of an assignment ``m`` to ``key``, unless the value is not a secret."""
     val, sep = m.group("val"), m.group("sep")
     start, end = m.span("val")
     quoted = val[:1] in "\"'`" and len(val) >= 2 and val[-1] == val[0]
@@ -418,17 +425,23 @@ def find_keywords(text: str, low: str) -> Iterator[Found]:
     """
     flag = _FLAG_BEFORE.search
     for rx in _KW_RX:
+        covered = -1  # the end of the last value examined: keywords inside it were judged with it
         for m in rx.finditer(low):
             i = m.start()
+            if i < covered:
+                continue
             # a value after a space counts only after a flag (`--password x`, not `password policy`)
             spaced_ok = not m.group(2) or low[i - 1] == "-" or flag(low, max(0, i - 40), i)
-            if m.group(1) is not None and spaced_ok and (hit := _assignment(text, low, i, m.end())):
-                yield hit
-                continue
+            if m.group(1) is not None and spaced_ok:
+                hit, covered = _assignment(text, low, i, m.end())
+                if hit is not None:
+                    yield hit
+                    continue
             if i and low[i - 1].isalpha() and not text[i].isupper():
                 continue  # `bypass`, `monkey`, `pwdhash`: not a keyword of its own
             for matcher, check, label in _AT_KEYWORD:
                 if (m2 := matcher.match(low, i)) is not None:
+                    covered = max(covered, m2.end("v"))
                     v = text[m2.start("v"):m2.end("v")]
                     if literal(v, quoted=True) and check(v):
                         yield m2.start("v"), m2.end("v"), label, 2
@@ -442,6 +455,8 @@ def _commands(text: str, low: str) -> Iterator[Found]:
         for m in rule.pattern.finditer(low):
             s = m.start()
             if s and low[s].isalpha() and low[s - 1] in _WORDISH:
+                continue
+            if rule.words and not any(w in low[max(0, s - 200):s] for w in rule.words):
                 continue
             if rule.before is not None and not rule.before.search(low, max(0, s - 200), s):
                 continue
