@@ -298,6 +298,7 @@ _NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "yes", "no",
 _IDENT = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _SNAKE_OR_CAMEL = re.compile(r"[a-z]+(?:_[a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+")
 _REFERENCE_WORDS = re.compile(r"(?i)pass|pwd|secret|token|key|auth|cred|env|config|settings|getenv")
+_PATH = re.compile(r"(?:~|\.\.?)?/[\w.@-]+(?:/[\w.@-]*)*")
 _CALL = re.compile(r"[A-Za-z_][\w.]*[(\[]")
 _DIGIT = re.compile(r"\d")
 _HEXDIGITS = re.compile(r"[0-9a-fA-F]+")
@@ -325,14 +326,16 @@ def key_label(key: str) -> str | None:
 def literal(value: str, quoted: bool, spaced: bool = False) -> bool:
     """True if ``value`` is a literal secret rather than a reference, template, type or mask."""
     v = value.strip().rstrip(".!?:")
-    if len(v) < (3 if quoted else 4) or v[0] in "${<([#&*" or "<" in v:
-        return False
+    if len(v) < (3 if quoted else 4) or v[0] in "${<" or "<" in v or not quoted and v[0] in "([" \
+            or spaced and not quoted and (v[0] == "#" or v[0] == "*" and v[1:].replace("-", "_")
+                                          .isidentifier()):
+        return False  # a reference, placeholder or tuple; after `: ` a comment or a YAML alias (*name)
     if "{" in v and ("}" in v or "${" in v or "{{" in v) or v[0] == "%" and v[1] in "({s" \
             or v[0] == "!" and v[1:].isalpha() or not v.strip(_MASK) or v.lower() in _NOT_VALUES:
         return False
     if quoted:
         return True
-    if v[0] in "/~." and v.startswith(("/", "~/", "./", "../")) or _CALL.match(v):
+    if v[0] in "/~." and _PATH.fullmatch(v) or _CALL.match(v):
         return False
     if _IDENT.fullmatch(v):
         digit = _DIGIT.search(v)
