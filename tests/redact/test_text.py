@@ -159,6 +159,14 @@ def test_hit_offsets_point_into_the_original_text() -> None:
     assert out == "mail <EMAIL>, key <SECRET:aws_access_key> now"
 
 
+@pytest.mark.parametrize("template", ["KEY_SECRET={v} tail", 'password: "{v}"', 'password="{v}',
+                                      '"api_key": "{v}",', 'token = "{v}"  # c'])
+def test_values_longer_than_the_pattern_limit_are_redacted_whole(template: str) -> None:
+    value = "Ab3" * 2000
+    out = redact_text(template.replace("{v}", value))[0]
+    assert "Ab3" not in out and "<SECRET:" in out
+
+
 def test_redacting_twice_changes_nothing_more() -> None:
     for text, _ in SECRETS + PII:
         once = redact_text(text)[0]

@@ -220,7 +220,9 @@ _IDCHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-$@"
 _KEY_TAIL = re.compile(_TAIL)
 _FLAG_BEFORE = re.compile(r"(?<![^\s'\"=])--?[a-z0-9_.-]*\Z")
 _SEP_VAL = re.compile(r"(?P<close>['\"`]?\]?['\"]?)[ \t]*(?P<sep>:=|=>|={1,3}|!==?|:|[ \t](?=[^\s=:]))[ \t]*"
-                      r"(?P<val>\"[^\"\n]{0,4096}\"|'[^'\n]{0,4096}'|`[^`\n]{0,4096}`|[^\s'\"`,;]{1,4096})")
+                      r"(?P<val>\"[^\"\n]{0,4096}\"|'[^'\n]{0,4096}'|`[^`\n]{0,4096}`"
+                      r"|['\"`]?[^\s'\"`,;]{1,4096})")
+_VALUE_REST = re.compile(r"[^\s'\"`,;]*")  # the rest of a value longer than the 4096 characters matched
 _AUTHZ = re.compile(r"authorization[ \t]*[:=][ \t]*['\"]?"
                     r"(?:(?:bearer|basic|token|bot|digest|apikey|key|sso-key)[ \t]+)?(?P<v>[^\s'\"]{8,4096})")
 _PROSE = re.compile(r"(?:pass(?:word|phrase|code|wd)|pw)[ \t]+(?:is|was|:)[ \t]+(?P<v>\S{6,})")
@@ -387,24 +389,33 @@ def _assignment(text: str, low: str, i: int, j: int) -> tuple[Found | None, int]
     m = _SEP_VAL.match(text, j) if label else None
     if m is None:
         return None, -1
-    return _judge(text, m, key, label), m.end("val")  # type: ignore[arg-type]
-
-
-def _judge(text: str, m: re.Match[str], key: str, label: str) -> Found | None:
-    """The hit for the value of an assignment ``m`` to ``key``, unless the value is not a secret."""
-    val, sep = m.group("val"), m.group("sep")
     start, end = m.span("val")
+    val = m.group("val")
     quoted = val[:1] in "\"'`" and len(val) >= 2 and val[-1] == val[0]
+    if not quoted:
+        if val[:1] in "\"'`":
+            start += 1  # an opening quote without its closing one in reach: a long or broken value
+        if end - start >= 4096:
+            end = _VALUE_REST.match(text, end).end()  # type: ignore[union-attr]
+    return _judge(text, m, key, label, start, end, quoted), end  # type: ignore[arg-type]
+
+
+def _judge(text: str, m: re.Match[str], key: str, label: str, start: int, end: int,
+           quoted: bool) -> Found | None:
+    """The hit for the value ``text[start:end]`` assigned to ``key``, unless it is not a secret."""
+    sep, value_end = m.group("sep"), end
+    if not quoted and text[value_end:value_end + 1] in ("\"", "'", "`") and text[value_end:value_end + 1]:
+        value_end += 1  # the closing quote of a value too long for the quoted pattern
     if quoted:
         start, end = start + 1, end - 1
     else:
-        while end > start and text[end - 1] in ")]}>:;,":
+        while end > start and text[end - 1] in ")]}>:;,\"'`":
             end -= 1
     value = text[start:end]
     spaced = text[m.end("close"):m.start("val")] != sep
     if sep in ("==", "===", "!=", "!==") and not (quoted and _passwordish(value)):
         return None  # `if token == "lambda"`: a comparison in code, unless against a password-like literal
-    if spaced and not _STATEMENT_END.match(text, m.end("val")):
+    if spaced and not _STATEMENT_END.match(text, value_end):
         return None  # `x = a + b`, `a = b = ''`, `"pwd: expected bytes"`: an expression or prose
     if spaced and not quoted and "." in key and _IDENT.fullmatch(value) and not _DIGIT.search(value):
         return None  # `self.password = user`: an attribute set from a variable
