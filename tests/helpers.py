@@ -55,3 +55,22 @@ class RecorderProcess:
     def kill9(self) -> None:
         self.proc.kill()
         self.proc.communicate(timeout=10)
+
+
+def spool_bytes(out: Path, raw_files: bool = True) -> bytes:
+    """What a search for a leaked value must look through: every file under the spool folder (as
+    stored) and every event payload decrypted and decompressed."""
+    import zlib
+
+    from workscribe.spool import format as fmt
+    from workscribe.spool.reader import Spool
+
+    blob = b""
+    if raw_files:
+        for path in out.rglob("*"):
+            if path.is_file():
+                blob += path.read_bytes()
+    for seg in Spool(out).segments:
+        for payload in seg.payloads(fmt.EVENTS):
+            blob += zlib.decompress(payload)
+    return blob

@@ -6,13 +6,12 @@ import json
 import math
 import re
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import run_cli
+from helpers import run_cli, spool_bytes
 from workscribe.envs.demonstrator import HumanDemonstrator
 from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
 from workscribe.spool import format as fmt
@@ -42,18 +41,6 @@ def _actions(out: Path, env: dict[str, str]) -> list[dict]:
     r = run_cli("actions", str(out), "--json", env=env)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
-
-
-def _all_event_bytes(out: Path) -> bytes:
-    """Every byte under the spool folder, with event payloads decompressed."""
-    blob = b""
-    for path in out.rglob("*"):
-        if path.is_file():
-            blob += path.read_bytes()
-    for seg in Spool(out).segments:
-        for payload in seg.payloads(fmt.EVENTS):
-            blob += zlib.decompress(payload)
-    return blob
 
 
 def _kill_procs(*procs) -> None:
@@ -185,7 +172,7 @@ def test_out_of_scope_window_leaves_no_trace(xdisplay: XDisplay, recorder) -> No
         assert code == 0, err
     finally:
         _kill_procs(allowed, other)
-    blob = _all_event_bytes(rec.out)
+    blob = spool_bytes(rec.out)
     assert secret.encode() not in blob and b"secretterm" not in blob
     assert ALLOWED.encode() in blob  # the same check does see what was in scope
     spool = Spool(rec.out)
@@ -223,7 +210,7 @@ def test_pause_and_resume(xdisplay: XDisplay, recorder) -> None:
         assert code == 0
     finally:
         _kill_procs(term)
-    assert b"HIDDENWORD" not in _all_event_bytes(rec.out)
+    assert b"HIDDENWORD" not in spool_bytes(rec.out)
     texts = [a["text"] for a in _actions(rec.out, recorder.env) if a["type"] == "type"]
     assert texts == ["before ", "after"]
     spool = Spool(rec.out)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import termios
 import time
-import zlib
 
 import pytest
 
-from helpers import run_cli
+from helpers import run_cli, spool_bytes
 from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
 from workscribe.secure import echo_off_prompt, secure_window, terminal_of
-from workscribe.spool import format as fmt
 from workscribe.spool.reader import Spool
 
 PASSWORD = "Hunter2Secret"
@@ -49,14 +47,6 @@ def test_secure_windows_by_title_and_class(title: str, names: tuple, expected: s
 def _key_events(out) -> list[dict]:
     spool = Spool(out)
     return [e for e in spool.iter_events(spool.recordings()[0])]
-
-
-def _plain_events(out) -> bytes:
-    blob = b""
-    for seg in Spool(out).segments:
-        for payload in seg.payloads(fmt.EVENTS):
-            blob += zlib.decompress(payload)
-    return blob
 
 
 @pytest.mark.x11
@@ -103,7 +93,7 @@ def test_password_typed_at_a_read_s_prompt_is_never_kept(xdisplay: XDisplay, rec
     assert len(markers) == 1 and markers[0]["reason"] == "echo_off"
     assert markers[0]["end"] > markers[0]["start"]
     assert all(not (markers[0]["start"] <= e["t"] <= markers[0]["end"]) for e in presses)
-    blob = _plain_events(rec.out)
+    blob = spool_bytes(rec.out)
     assert PASSWORD.encode() not in blob
     actions = [a["text"] for a in __import__("json").loads(
         run_cli("actions", str(rec.out), "--json", env=recorder.env).stdout) if a["type"] == "type"]
@@ -149,7 +139,7 @@ def test_secrets_and_pii_typed_or_in_titles_are_redacted_before_disk(xdisplay: X
     finally:
         term.kill()
         term.wait()
-    blob = _plain_events(rec.out)
+    blob = spool_bytes(rec.out)
     for needle in (aws, aws[4:12], email, "jane.doe"):
         assert needle.encode() not in blob, needle
     events = _key_events(rec.out)
