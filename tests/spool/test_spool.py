@@ -60,13 +60,18 @@ def test_torn_tail_reads_back_complete_records(tmp_path: Path) -> None:
     assert [e["kind"] for e in s.events()] == ["motion"]
 
 
-def test_damaged_middle_record_is_skipped(tmp_path: Path) -> None:
-    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY, flush_s=0.01))
+def _two_event_records(folder: Path) -> Path:
+    """A closed segment whose two motion events sit in two separate EVENTS records."""
+    w = SpoolWriter(SpoolConfig(out=folder, key=KEY, flush_s=0.01))
     w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
     time.sleep(0.1)
     w.put_events([make_event("input", "motion", {"x": 2, "y": 2})])
     w.close()
-    seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
+    return next(folder.glob(fmt.SEGMENT_GLOB))
+
+
+def test_damaged_middle_record_is_skipped(tmp_path: Path) -> None:
+    seg = _two_event_records(tmp_path)
     s = open_segment(seg, KEY)
     first_events = next(off for t, off, _ in s._index if t == fmt.EVENTS)
     data = bytearray(seg.read_bytes())
@@ -144,12 +149,7 @@ def test_segments_are_encrypted_and_need_the_right_key(tmp_path: Path) -> None:
 def test_an_altered_sealed_record_is_skipped_not_trusted(tmp_path: Path) -> None:
     import zlib
 
-    w = SpoolWriter(SpoolConfig(out=tmp_path, key=KEY, flush_s=0.01))
-    w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
-    time.sleep(0.1)
-    w.put_events([make_event("input", "motion", {"x": 2, "y": 2})])
-    w.close()
-    seg = next(tmp_path.glob(fmt.SEGMENT_GLOB))
+    seg = _two_event_records(tmp_path)
     s = open_segment(seg, KEY)
     rtype, off, length = next(r for r in s._index if r[0] == fmt.EVENTS)
     data = bytearray(seg.read_bytes())
