@@ -123,7 +123,8 @@ def test_typing_into_a_password_titled_window_is_secure_input(xdisplay: XDisplay
 @pytest.mark.x11
 def test_secrets_and_pii_typed_or_in_titles_are_redacted_before_disk(xdisplay: XDisplay, recorder) -> None:
     aws, email = "AKIAZ3MOCKKEY7EXAMPL", "jane.doe@example.org"
-    term, _ = open_window(xdisplay.name, "xterm", "-title", f"mail to {email}", "-geometry", "80x12+30+30")
+    title = f"mail to {email} in {os.path.expanduser('~')}/inbox"
+    term, _ = open_window(xdisplay.name, "xterm", "-title", title, "-geometry", "80x12+30+30")
     try:
         assert run_cli("consent", "grant", "--apps", "xterm", "--yes", env=recorder.env).returncode == 0
         rec = recorder()
@@ -146,7 +147,7 @@ def test_secrets_and_pii_typed_or_in_titles_are_redacted_before_disk(xdisplay: X
     typed = "".join(e["data"].get("text") or "" for e in events if e["kind"] in ("key_press", "text"))
     assert aws[4:] not in typed and "MOCKKEY" not in typed
     titles = [e["data"]["title"] for e in events if e["kind"] == "active"]
-    assert titles == ["mail to <EMAIL>"]
+    assert titles == ["mail to <EMAIL> in ~/inbox"]  # no address, no home path
     actions = __import__("json").loads(run_cli("actions", str(rec.out), "--json", env=recorder.env).stdout)
     texts = [a["text"] for a in actions if a["type"] == "type"]
     assert texts == ["export AWS_ACCESS_KEY_ID=<SECRET:aws_access_key>", "echo hello"]

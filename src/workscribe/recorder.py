@@ -24,9 +24,10 @@ from workscribe.control import ControlServer
 from workscribe.events import Event, now_ns
 from workscribe.guard import Consent, Guard
 from workscribe.redact.frames import FrameRedactionStage
+from workscribe.redact.identity import find_private, redact_private
 from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
-from workscribe.redact.text import RULESET_VERSION, redact_text
+from workscribe.redact.text import RULESET_VERSION
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
 from workscribe.spool import crypto
@@ -85,7 +86,7 @@ class Recorder:
         self.echo: EchoWatch | None = None
         self._held: deque[Event] = deque()
         self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
-        self.keys = KeystrokeRedactor()  # typed text is held until its run ends, then redacted
+        self.keys = KeystrokeRedactor(find_private)  # typed text is held until its run ends, then redacted
         self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
         self.ready = False  # every source started
@@ -118,7 +119,7 @@ class Recorder:
         out: list[Event] = []
         for event in kept:
             if event["source"] == "window" and event["data"].get("title"):
-                event = {**event, "data": {**event["data"], "title": redact_text(event["data"]["title"])[0]}}
+                event = {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
             out += self.keys.push(event)
         if out:
             assert self.spool is not None

@@ -44,8 +44,14 @@ PII_LABELS = {"email": "EMAIL", "phone": "PHONE", "card": "CARD", "iban": "IBAN"
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
+IDENTITY_PLACEHOLDERS = {"home": "~", "user_host": "<USER>@<HOST>", "host": "<HOST>"}
+"""What stands in for the contributor's home path, user@host and host name (``redact.identity``)."""
+
+
 def placeholder(label: str) -> str:
-    """``<EMAIL>`` for a PII label, ``<SECRET:label>`` for a secret."""
+    """``<EMAIL>`` for a PII label, ``~``/``<HOST>`` for identity, ``<SECRET:label>`` for a secret."""
+    if label in IDENTITY_PLACEHOLDERS:
+        return IDENTITY_PLACEHOLDERS[label]
     return f"<{PII_LABELS[label]}>" if label in PII_LABELS else f"<SECRET:{label}>"
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from workscribe.redact import pii, rules
 from workscribe.redact.rules import PII_LABELS, Found, placeholder
 
-RULESET_VERSION = "text-2026.11.2"
+RULESET_VERSION = "text-2026.11.3"
 _PII_GATE = re.compile(r"[\d@]|dot")
 SMALL_TEXT = 256  # shorter texts are gated by one cheap search per rule family first
 _BEGIN = "PRIVATE KEY"
