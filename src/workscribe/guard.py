@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from workscribe import paths
 from workscribe.events import Event
+from workscribe.secure import password_manager, secure_window
 
 POLICY_VERSION = "2026-11-1"
 """Version of the recording policy a contributor agrees to; stored in every consent and segment."""
@@ -223,8 +224,6 @@ class Guard:
 
     def on_window(self, state: Any) -> list[Event]:
         """Takes a new window snapshot; returns gap events that this change closes."""
-        from workscribe.secure import secure_window
-
         self.state = state
         self._active_app = self.matcher.match(state.active)
         active = state.active
@@ -322,8 +321,6 @@ class Guard:
         """Screen regions bottom to top, each kept (allowed window) or blacked out; None = no frame."""
         if self.paused or not self._active_app:
             return None
-        from workscribe.secure import password_manager
-
         def keep(w: Any) -> bool:
             return self.matcher.match(w) is not None and not password_manager(
                 w.title, (w.instance, w.cls, w.process))

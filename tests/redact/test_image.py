@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from workscribe.redact.image import ImageRedactor, changed_region
+from workscribe.redact.image import ImageRedactor, changed_bands
 from workscribe.redact.text import find_hits
 
 AWS, EMAIL = "AKIAIOSFODNN7EXAMPLE", "jane.doe@example.com"
@@ -45,12 +45,13 @@ def test_secrets_on_screen_are_filled_and_no_longer_read(redactor: ImageRedactor
 def test_only_the_changed_region_is_read(redactor: ImageRedactor) -> None:
     old = _screen(["$ ls", ""])
     new = _screen(["$ ls", f"token {AWS}"])
-    region = changed_region(old, new)
-    assert region is not None and region[1] >= 30  # the first line did not change
+    bands = changed_bands(old, new)
+    assert len(bands) == 1 and bands[0][1] >= 30  # the first line did not change
+    region = bands[0]
     out, hits = redactor.redact(new, region)
     assert hits and all(h.box[1] >= region[1] - 2 for h in hits)
     assert np.array_equal(out[:30], new[:30])
-    assert changed_region(new, new) is None
+    assert changed_bands(new, new) == []
 
 
 def test_bgra_frames_from_the_screen_work(redactor: ImageRedactor) -> None:

@@ -42,15 +42,20 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
-def spool_actions(spool) -> Iterator[dict[str, Any]]:  # noqa: ANN001
-    """The actions of every recording in a spool, ``t``/``t_end`` in seconds since its start."""
+def recording_actions(spool, recording) -> Iterator[dict[str, Any]]:  # noqa: ANN001
+    """The actions of one recording of a spool, ``t``/``t_end`` in seconds since the spool's start."""
     from workscribe.process.reduce import reduce_actions
 
+    for action in reduce_actions(spool.iter_events(recording)):
+        action["t"] = round(spool.to_seconds(action["t"], recording), 3)
+        action["t_end"] = round(spool.to_seconds(action["t_end"], recording), 3)
+        yield action
+
+
+def spool_actions(spool) -> Iterator[dict[str, Any]]:  # noqa: ANN001
+    """The actions of every recording in a spool, ``t``/``t_end`` in seconds since its start."""
     for recording in spool.recordings():
-        for action in reduce_actions(spool.iter_events(recording)):
-            action["t"] = round(spool.to_seconds(action["t"], recording), 3)
-            action["t_end"] = round(spool.to_seconds(action["t_end"], recording), 3)
-            yield action
+        yield from recording_actions(spool, recording)
 
 
 @click.command("inspect")

@@ -16,18 +16,16 @@ spool_option = click.option("--spool", "folder", type=click.Path(path_type=Path)
                             help="Spool folder (default: $WORKSCRIBE_HOME/spool).")
 
 
-def _sessions(folder: Path) -> list[dict[str, Any]]:
+def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """The opened spool (None when it holds no segment) and a summary of each of its sessions."""
     from workscribe.cli.inspect import open_spool
     from workscribe.process.reduce import reduce_actions
-    from workscribe.spool.reader import Spool, SpoolReadError
+    from workscribe.spool.format import SEGMENT_GLOB
 
     if not folder.exists():
         raise CliError(f"{folder}: no such folder")
-    try:
-        Spool(folder)
-    except SpoolReadError:
-        if not any(folder.glob("seg-*.wss")):
-            return []  # nothing recorded, or everything deleted
+    if not any(folder.glob(SEGMENT_GLOB)):
+        return None, []  # nothing recorded, or everything deleted
     spool = open_spool(folder)
     out = []
     for recording in spool.recordings():
@@ -50,7 +48,7 @@ def _sessions(folder: Path) -> list[dict[str, Any]]:
             "events": events, "actions": actions, "frames": frames, "segments": len(recording),
             "bytes": sum(s.size for s in recording),
         })
-    return out
+    return spool, out
 
 
 @click.command("review")
@@ -65,9 +63,9 @@ def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -
     Example: workscribe review --json ; workscribe review --frames 3fa2c1d0 --out s.png
     """
     folder = folder or paths.default_spool()
-    sessions = _sessions(folder)
+    spool, sessions = _sessions(folder)
     if session:
-        _render(folder, sessions, session, out)
+        _render(folder, spool, sessions, session, out)
         if not as_json:
             click.echo(f"frames of session {session}: {out}")
             return
@@ -80,19 +78,15 @@ def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -
                   s["frames"], f"{s['bytes']:,}") for s in sessions])
 
 
-def _render(folder: Path, sessions: list[dict[str, Any]], session: str, out: Path) -> None:
-    from workscribe.cli.inspect import open_spool
-    from workscribe.process.reduce import reduce_actions
+def _render(folder: Path, spool: Any, sessions: list[dict[str, Any]], session: str, out: Path) -> None:
+    from workscribe.cli.inspect import recording_actions
     from workscribe.viz.contact_sheet import render_spool_actions
 
     match = [s for s in sessions if s["recording_id"].startswith(session)]
     if len(match) != 1:
         raise CliError(f"no session {session!r} in {folder} (see `workscribe review`)")
-    spool = open_spool(folder)
     recording = next(r for r in spool.recordings() if r[0].header["recording_id"] == match[0]["recording_id"])
-    actions = list(reduce_actions(spool.iter_events(recording)))
-    for a in actions:
-        a["t"] = spool.to_seconds(a["t"], recording)
+    actions = list(recording_actions(spool, recording))
     if not actions:
         raise CliError(f"session {session} has no actions to render")
     render_spool_actions(spool, actions, out)
@@ -116,7 +110,7 @@ def delete(folder: Path | None, sessions: tuple[str, ...], since: str | None, ev
     if sum(bool(x) for x in (sessions, since, everything)) != 1:
         raise CliError("name SESSION ids, or --since TIME, or --all (exactly one of them)")
     folder = folder or paths.default_spool()
-    known = _sessions(folder)
+    _, known = _sessions(folder)
     if everything:
         chosen = known
     elif since:

@@ -152,12 +152,6 @@ def read_region(before: np.ndarray, after: np.ndarray, band: Box, margin: int = 
     return x0, y0, right, y1
 
 
-def changed_region(a: np.ndarray, b: np.ndarray, margin: int = 8) -> Box | None:
-    """One full-width band covering every row where ``a`` and ``b`` differ, or None."""
-    bands = changed_bands(a, b, margin)
-    return (0, bands[0][1], bands[-1][2], bands[-1][3]) if bands else None
-
-
 def vertical_shift(a: np.ndarray, b: np.ndarray, max_shift: int = 200) -> int:
     """How many rows ``b`` is ``a`` scrolled up by (0 if it is not a scroll of it).
 
