@@ -224,7 +224,7 @@ class Recorder:
             self.sources.append(window)
             window.start(self._on_event)
             if "screen" in self.consent.sources:
-                self.frames = FrameRedactionStage(ImageRedactor(), self.spool.put_frame)
+                self.frames = FrameRedactionStage(ImageRedactor(finder=find_private), self.spool.put_frame)
                 self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
                                            keyframe_s=opts.keyframe_s)
                 self.screen.start(self._on_frame)

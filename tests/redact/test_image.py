@@ -87,3 +87,17 @@ def test_the_frame_stage_reads_only_new_rows_and_keeps_old_boxes(redactor: Image
     texts = [" ".join(t for _, t in redactor._ocr(img)) for img in stored]
     assert not any(find_hits(t) for t in texts), texts
     assert "line 3" in texts[1].replace("  ", " ")
+
+
+def test_the_contributors_identity_on_screen_is_filled() -> None:
+    from workscribe.redact.identity import Identity, find_private
+
+    me = Identity(home="/home/marguerite", user="marguerite", host="lighthouse7")
+    redactor = ImageRedactor(finder=lambda text: find_private(text, me))
+    image = _screen(["marguerite@lighthouse7:~$ cat /home/marguerite/notes.txt", "$ make test"])
+    out, hits = redactor.redact(image)
+    assert {h.label for h in hits} >= {"user_host", "home"}
+    after = " ".join(text for _, text in redactor._ocr(out)).lower()
+    assert "marguerite" not in after and "lighthouse" not in after, after
+    assert "make" in after  # the rest stays readable
+    assert not ImageRedactor().find(image)  # the default finder knows no identity: nothing to fill

@@ -15,11 +15,12 @@ since the last redacted frame and reuses the rest (full-frame OCR costs about 1.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from workscribe.redact.text import find_hits
+from workscribe.redact.text import Hit, find_hits
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 
@@ -36,8 +37,10 @@ class ImageHit:
 class ImageRedactor:
     """Finds and fills secrets and PII in screen images (RGB or BGRA ``uint8`` arrays)."""
 
-    def __init__(self, pad_chars: float = 1.5, min_score: float = 0.5) -> None:
+    def __init__(self, pad_chars: float = 1.5, min_score: float = 0.5,
+                 finder: Callable[[str], list[Hit]] = find_hits) -> None:
         self.pad_chars = pad_chars
+        self.finder = finder  # the recorder adds the contributor's identity (``identity.find_private``)
         self.min_score = min_score
         self._engine = None
         self._lock = threading.Lock()
@@ -88,7 +91,7 @@ class ImageRedactor:
 
         hits = []
         for (bx0, by0, bx1, by1), text in self._ocr(rgb):
-            found = find_hits(text)
+            found = self.finder(text)
             if not found:
                 continue
             per_char = (bx1 - bx0) / max(1, len(text))
