@@ -119,6 +119,16 @@ def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> No
     sheet = Path(result["contact_sheet"])
     assert sheet.stat().st_size > 10_000 and sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["summary"]["frames"] > 0
+    from datasets import load_dataset
+
+    assert set(result["exports"]) >= {"hf", "sft"}
+    hf = load_dataset("parquet", data_dir=result["exports"]["hf"]["out"])["train"]
+    assert len(hf) == result["actions"] and set(hf["task"]) == {"Type a greeting and tidy up the terminal"}
+    assert [r["action_type"] for r in hf] == [json.loads(r["action"])["type"] for r in hf]
+    for fmt, info in result["exports"].items():
+        assert info["steps"] == result["actions"], fmt
+    html = Path(result["stats_html"]).read_text()
+    assert html.count("<img") >= 4 and "tasks: success" in html
 
 
 @pytest.mark.x11

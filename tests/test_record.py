@@ -252,3 +252,36 @@ def test_bad_spool_folder_gives_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "seg-20260101T000000-00000000-00001.wss").write_bytes(b"\x00" * 100)
     r = run_cli("inspect", str(tmp_path), "--json")
     assert r.returncode == 2 and "no readable" in r.stderr
+
+
+@pytest.mark.x11
+def test_task_marks_cut_episodes_and_their_titles_are_redacted(xdisplay: XDisplay, recorder) -> None:
+    from workscribe.dataset.source import iter_episodes, open_dataset
+
+    term, wid = _xterm(xdisplay, ALLOWED, "80x20+40+40")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        r = run_cli("task", "end", env=recorder.env)
+        assert r.returncode == 2 and "no task is open" in r.stderr and len(r.stderr.splitlines()) == 1
+        r = run_cli("task", "start", "Reply to jane.doe@example.com", "--ticket", "OPS-7", "--json",
+                    env=recorder.env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["task"] == "Reply to <EMAIL>"
+        x, y, _, _ = _geometry(xdisplay, wid)
+        xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
+        xdotool(xdisplay.name, "type", "--delay", "30", "ls")
+        time.sleep(0.8)
+        assert run_cli("task", "end", "--success", env=recorder.env).returncode == 0
+        time.sleep(0.3)
+        xdotool(xdisplay.name, "mousemove", str(x + 90), str(y + 90), "click", "--delay", "0", "1")
+        time.sleep(0.8)
+        assert rec.stop()[0] == 0
+    finally:
+        _kill_procs(term)
+    assert b"jane.doe" not in spool_bytes(rec.out)
+    episodes = list(iter_episodes(open_dataset([rec.out])))
+    assert [(e["task"], e["ticket"], e["outcome"], e["cut"]) for e in episodes] == [
+        ("Reply to <EMAIL>", "OPS-7", "success", "task_end"), (None, None, None, "recording_end")]
+    assert [s["type"] for s in episodes[0]["steps"]] == ["click", "type"]
+    assert [s["type"] for s in episodes[1]["steps"]] == ["click"]

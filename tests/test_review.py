@@ -74,6 +74,10 @@ def test_review_lists_sessions_and_delete_removes_every_file(xdisplay: XDisplay,
     assert r.returncode == 0, r.stderr
     sessions = json.loads(r.stdout)
     assert len(sessions) == 2 and all(s["apps"] == ["xterm"] and s["actions"] >= 2 for s in sessions)
+    for s in sessions:  # each session is one app session: one episode with its steps
+        [episode] = s["episodes"]
+        assert episode["episode_id"].startswith(s["session"]) and episode["apps"] == ["xterm"]
+        assert episode["steps"] >= 1 and episode["cut"] == "recording_end"
     png = tmp_path / "s.png"
     r = run_cli("review", "--frames", sessions[0]["session"], "--out", str(png), env=recorder.env)
     assert r.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"

@@ -17,7 +17,8 @@ from typing import Any
 
 from workscribe import paths
 
-Handler = Callable[[str], dict[str, Any]]
+Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
+"""Answers one request: its command and its arguments (``{}`` when none were sent)."""
 
 
 class ControlError(RuntimeError):
@@ -65,8 +66,11 @@ class ControlServer:
                         continue
                     conn.settimeout(2.0)
                     line = conn.makefile("rb").readline()
-                    cmd = json.loads(line).get("cmd", "")
-                    reply = self.handler(cmd)
+                    req = json.loads(line)
+                    args = req.get("args") or {}
+                    if not isinstance(args, dict):
+                        raise ValueError("args must be an object")
+                    reply = self.handler(str(req.get("cmd", "")), args)
                 except (OSError, ValueError, AttributeError) as exc:
                     reply = {"ok": False, "error": f"bad request: {exc}"}
                 try:
@@ -85,8 +89,9 @@ class ControlServer:
             pass
 
 
-def request(cmd: str, path: Path | None = None, timeout: float = 3.0) -> dict[str, Any]:
-    """Sends one command to the running recorder and returns its reply."""
+def request(cmd: str, path: Path | None = None, timeout: float = 3.0,
+            args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Sends one command (with ``args``, if any) to the running recorder and returns its reply."""
     path = path or paths.control_socket()
     if not path.exists():
         raise ControlError("no recorder is running")
@@ -94,7 +99,7 @@ def request(cmd: str, path: Path | None = None, timeout: float = 3.0) -> dict[st
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(path))
-            s.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+            s.sendall(json.dumps({"cmd": cmd, "args": args or {}}).encode() + b"\n")
             data = s.makefile("rb").readline()
     except OSError as exc:
         raise ControlError(f"no recorder is answering ({exc.strerror or exc})") from None

@@ -36,6 +36,10 @@ source ``guard``
                        Nothing is stored between start and end but this marker.
     ``secure_input``   ``reason`` (``echo_off`` | ``window_title`` | ``password_manager``), ``start``,
                        ``end``: keys typed into a secure context; neither them nor their count is kept.
+source ``task``
+    ``start``          ``id`` int (1, 2, ... within a recording), ``title`` str, ``ticket`` str | None
+                       (both redacted): ``workscribe task start``. Starting a task ends the open one.
+    ``end``            ``id``, ``outcome`` (``success`` | ``fail`` | None): ``workscribe task end``.
 source ``spool``
     ``evicted``        ``segment`` str, ``bytes`` int: a closed segment deleted to respect the quota.
 """

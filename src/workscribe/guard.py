@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -205,6 +206,7 @@ class Guard:
         self.store_windows = "window" in consent.sources
         self.now = now or now_ns
         self.paused = False
+        self._pauses: deque[list[int | None]] = deque(maxlen=8)  # [start, end or None] of recent pauses
         self.state = WindowState()
         self._active_app: str | None = None
         self._gap: tuple[int, str] | None = None  # (start, reason) of the open gap
@@ -232,9 +234,22 @@ class Guard:
         return self._end_secure() + self._update_gap(self.now())
 
     def set_paused(self, paused: bool) -> list[Event]:
-        """Pauses or resumes; returns gap events that this closes."""
+        """Pauses or resumes; returns gap events that this closes.
+
+        Input is judged by when it happened, not when it arrived: keys typed just before a pause
+        (still in flight from the X server, or held for the echo check) are kept, and keys typed
+        during a pause that arrive after ``resume`` are dropped.
+        """
+        t = self.now()
+        if paused and not self.paused:
+            self._pauses.append([t, None])
+        elif not paused and self.paused and self._pauses:
+            self._pauses[-1][1] = t
         self.paused = paused
-        return self._update_gap(self.now())
+        return self._update_gap(t)
+
+    def _in_pause(self, t: int) -> bool:
+        return any(start <= t and (end is None or t < end) for start, end in self._pauses)
 
     def close(self) -> list[Event]:
         """Closes an open gap or secure run at the end of the recording."""
@@ -278,7 +293,7 @@ class Guard:
             if self.paused or not self._active_app or not self.store_windows:
                 return []
             return [{**event, "data": {**data, "app": self._active_app}}]
-        if source != "input" or self.paused:
+        if source != "input" or self._in_pause(event["t"]):
             self.dropped += source == "input"
             return []
         keep, prefix = False, []

@@ -21,7 +21,7 @@ from typing import Any
 
 from workscribe import guard as guard_mod
 from workscribe.control import ControlServer
-from workscribe.events import Event, now_ns
+from workscribe.events import Event, make_event, now_ns
 from workscribe.guard import Consent, Guard
 from workscribe.redact.frames import FrameRedactionStage
 from workscribe.redact.identity import find_private, redact_private
@@ -37,6 +37,7 @@ from workscribe.spool.writer import SpoolConfig, SpoolWriter
 KEY_HOLD_NS = 80_000_000
 """Key events wait this long before they are judged, so the terminal's echo timeline covers them."""
 _KEY_KINDS = ("key_press", "key_release")
+MAX_TASK_TITLE = 500  # characters of a task title or ticket kept
 
 
 @dataclass
@@ -91,6 +92,8 @@ class Recorder:
         self.started_t = 0
         self.ready = False  # every source started
         self.stop_reason = ""
+        self.task: dict[str, Any] | None = None  # the open task (``workscribe task start``)
+        self._task_seq = 0
 
     # -- wiring -----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -164,9 +167,15 @@ class Recorder:
                 self._store(closed)
                 self.spool.put_events(self.keys.flush())  # what was typed before the pause
 
-    def handle(self, cmd: str) -> dict[str, Any]:
-        """Answers a control request: ``status``, ``pause``, ``resume`` or ``stop``."""
-        if cmd == "pause":
+    def handle(self, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Answers a control request: ``status``, ``pause``, ``resume``, ``stop``, ``task_start``
+        (args ``title``, ``ticket``) or ``task_end`` (arg ``outcome``: ``success``, ``fail`` or None)."""
+        args = args or {}
+        if cmd in ("task_start", "task_end"):
+            error = self._task(cmd, args)
+            if error:
+                return {"ok": False, "error": error}
+        elif cmd == "pause":
             self._set_paused(True)
         elif cmd == "resume":
             self._set_paused(False)
@@ -176,6 +185,35 @@ class Recorder:
         elif cmd != "status":
             return {"ok": False, "error": f"unknown command {cmd!r}"}
         return {"ok": True, **self.status()}
+
+    def _task(self, cmd: str, args: dict[str, Any]) -> str | None:
+        """Writes a ``task/start`` or ``task/end`` marker; an error message if the request is wrong."""
+        if self.spool is None:
+            return "the recorder is not ready yet"
+        t = now_ns()
+        with self._lock:
+            out: list[Event] = []
+            if cmd == "task_end":
+                if self.task is None:
+                    return "no task is open; start one with: workscribe task start TITLE"
+                outcome = args.get("outcome")
+                if outcome not in (None, "success", "fail"):
+                    return f"unknown outcome {outcome!r}; use success or fail"
+                out.append(make_event("task", "end", {"id": self.task["id"], "outcome": outcome}, t))
+                self.task = None
+            else:
+                title = str(args.get("title") or "").strip()
+                if not title:
+                    return "a task needs a title, e.g. workscribe task start \"Fix the login redirect\""
+                if self.task is not None:  # starting a new task ends the open one, without an outcome
+                    out.append(make_event("task", "end", {"id": self.task["id"], "outcome": None}, t))
+                ticket = str(args.get("ticket") or "").strip() or None
+                self._task_seq += 1
+                self.task = {"id": self._task_seq, "title": redact_private(title[:MAX_TASK_TITLE]),
+                             "ticket": redact_private(ticket[:MAX_TASK_TITLE]) if ticket else None}
+                out.append(make_event("task", "start", dict(self.task), t))
+            self.spool.put_events(out)  # readers order events by t: held keys may follow it in the file
+        return None
 
     def status(self) -> dict[str, Any]:
         """State, folder, elapsed time and counts, for ``workscribe status``."""
@@ -189,6 +227,7 @@ class Recorder:
             "segment": spool.segment_path.name if spool and spool.segment_path else None,
             "apps": self.consent.apps,
             "ready": self.ready,
+            "task": self.task["title"] if self.task else None,
             "pid": os.getpid(),
         }
 

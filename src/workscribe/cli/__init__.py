@@ -40,9 +40,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from workscribe.cli import bench, consent, demo, inspect, record, redact, review
+    from workscribe.cli import bench, consent, demo, export, inspect, record, redact, review, score, stats
 
-    for module in (consent, record, inspect, review, bench, demo, redact):
+    for module in (consent, record, inspect, review, export, bench, demo, redact, score, stats):
         module.register(cli)
 
 

@@ -70,6 +70,45 @@ def bench_redact_cmd(seed: int, mb: float, as_json: bool) -> None:
     print_table("bench redact", ["figure", "value"], rows)
 
 
+@bench_group.command("process")
+@click.option("--hours", default=8.0, show_default=True, type=float, help="Hours of synthetic work to read.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic spool.")
+@json_option
+def bench_process_cmd(hours: float, seed: int, as_json: bool) -> None:
+    """Measure spools to episodes on one core: realtime factor, and peak memory as hours grow.
+
+    Example: workscribe bench process --hours 8 --json
+    """
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from workscribe.bench.process import bench_process
+
+    if hours <= 0:
+        raise CliError("--hours must be > 0")
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        steps: dict[str, TaskID] = {}
+
+        def show(what: str, fraction: float | None) -> None:  # one bar per step, the last one shown
+            if what not in steps:
+                for task in steps.values():
+                    bar.update(task, visible=False)
+                steps[what] = bar.add_task(what, total=None if fraction is None else 1.0)
+            if fraction is not None:
+                bar.update(steps[what], completed=fraction)
+
+        try:
+            result = bench_process(hours, seed=seed, progress=show)
+        except RuntimeError as exc:
+            raise CliError(str(exc), code=EXIT_FAILED) from None
+    if as_json:
+        echo_json(result)
+    else:
+        rows = [(k, ", ".join(f"{h} h: {mb} MB" for h, mb in v.items()) if isinstance(v, dict) else v)
+                for k, v in result.items()]
+        print_table("bench process", ["figure", "value"], rows)
+
+
 def register(cli: click.Group) -> None:
     """Adds the bench verbs to ``cli``."""
     cli.add_command(bench_group)

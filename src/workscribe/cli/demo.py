@@ -2,7 +2,8 @@
 
 It starts Xvfb and openbox, opens a real xterm, grants consent in a private state folder, runs
 ``workscribe record`` on that display while a scripted human-like demonstrator works in the xterm,
-then prints the summary and the actions and writes a contact sheet.
+then prints the summary and the actions, writes a contact sheet, exports the recording in every dataset
+format (hf, lerobot, sft) and writes a stats report of it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import click
 
 from workscribe.cli import EXIT_FAILED, CliError
 from workscribe.cli.common import echo_json, json_option
+
+DEMO_TASK = "Type a greeting and tidy up the terminal"
+EXPORT_FORMATS = ("hf", "lerobot", "sft")
 
 
 def _status(message: str, quiet: bool) -> None:
@@ -35,6 +39,8 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     from workscribe import guard, paths
     from workscribe.cli.inspect import spool_actions
     from workscribe.control import ControlError, request
+    from workscribe.dataset.export import ExportOptions, export
+    from workscribe.dataset.source import open_dataset
     from workscribe.envs.demonstrator import HumanDemonstrator, demo_session, window_rect
     from workscribe.envs.xdisplay import DisplayError, XDisplay, open_window
     from workscribe.process.reduce import ACTION_KEYS
@@ -42,6 +48,7 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     from workscribe.spool import crypto
     from workscribe.spool.reader import Spool
     from workscribe.viz.contact_sheet import render_spool_actions
+    from workscribe.viz.report import collect_stats, render_html
 
     out = out.resolve()
     spool_dir = out / "spool"
@@ -68,8 +75,11 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
             raise CliError(str(exc), code=EXIT_FAILED) from None
         _status("a scripted person works in the xterm (about 15 s)", quiet)
         demonstrator = HumanDemonstrator(display.name, seed=seed)
+        socket_path = paths.control_socket(home)
+        request("task_start", socket_path, args={"title": DEMO_TASK, "ticket": "DEMO-1"})
         demo_session(demonstrator, *window_rect(display.name, wid))
         time.sleep(1.2)  # let the last frame settle
+        request("task_end", socket_path, args={"outcome": "success"})
         request("stop", paths.control_socket(home))
         stdout, stderr = rec.communicate(timeout=30)
         if rec.returncode != 0:
@@ -84,16 +94,27 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
             term.wait()
         display.stop()
 
-    spool = Spool(spool_dir, key=crypto.load_key(home))
+    key = crypto.load_key(home)
+    spool = Spool(spool_dir, key=key)
     summary = spool.summary()
     actions = [{k: a.get(k) for k in ACTION_KEYS} for a in spool_actions(spool)]
     sheet = render_spool_actions(spool, actions, out / "contact_sheet.png")
     (out / "actions.json").write_text(json.dumps(actions, indent=2, ensure_ascii=False))
+    exports = {}
+    for fmt in EXPORT_FORMATS:
+        _status(f"exporting the recording as {fmt}", quiet)
+        report = export([spool_dir], out / f"dataset-{fmt}", ExportOptions(format=fmt), key=key)
+        exports[fmt] = {"out": str(out / f"dataset-{fmt}"), "episodes": report["episodes"],
+                        "steps": report["steps"]}
+    _status("writing the stats report", quiet)
+    report_html = out / "stats.html"
+    report_html.write_text(render_html(collect_stats(open_dataset([spool_dir], key)), "workscribe demo"))
     truth_types = [t["type"] for t in demonstrator.truth]
     result = {"spool": str(spool_dir), "summary": summary, "recorder": recorded,
               "actions": len(actions), "ground_truth_actions": len(truth_types),
               "types_match_ground_truth": [a["type"] for a in actions] == truth_types,
-              "contact_sheet": str(sheet), "actions_json": str(out / "actions.json")}
+              "contact_sheet": str(sheet), "actions_json": str(out / "actions.json"), "exports": exports,
+              "stats_html": str(report_html)}
     if as_json:
         echo_json(result)
         return
@@ -108,6 +129,9 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
                f"(action types {match} the ground truth)")
     click.echo(f"contact sheet: {sheet}")
     click.echo(f"actions:       {out / 'actions.json'}")
+    for fmt, info in exports.items():
+        click.echo(f"dataset ({fmt}): {info['out']} ({info['episodes']} episodes, {info['steps']} steps)")
+    click.echo(f"stats report:  {report_html}")
 
 
 def register(cli: click.Group) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from workscribe import guard, paths
-from workscribe.cli import EXIT_FAILED, EXIT_NO_RECORDER, CliError
+from workscribe.cli import EXIT_FAILED, EXIT_NO_RECORDER, EXIT_USAGE, CliError
 from workscribe.cli.common import echo_json, json_option, parse_size, print_table
 
 
@@ -61,15 +62,15 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
                    f"written to {summary['out']}")
 
 
-def _control(cmd: str, as_json: bool) -> None:
+def _control(cmd: str, as_json: bool, args: dict[str, Any] | None = None, refused: int = EXIT_FAILED) -> None:
     from workscribe.control import ControlError, request
 
     try:
-        reply = request(cmd)
+        reply = request(cmd, args=args)
     except ControlError as exc:
         raise CliError(str(exc), code=EXIT_NO_RECORDER) from None
     if not reply.get("ok"):
-        raise CliError(reply.get("error", "the recorder refused"), code=EXIT_FAILED)
+        raise CliError(reply.get("error", "the recorder refused"), code=refused)
     reply.pop("ok")
     if as_json:
         echo_json(reply)
@@ -105,7 +106,36 @@ def stop(as_json: bool) -> None:
     _control("stop", as_json)
 
 
+@click.group("task")
+def task() -> None:
+    """Mark where a task starts and ends in the running recording (episodes follow these marks)."""
+
+
+@task.command("start")
+@click.argument("title")
+@click.option("--ticket", help="An issue or ticket id, e.g. ABC-123.")
+@json_option
+def task_start(title: str, ticket: str | None, as_json: bool) -> None:
+    """Start a task; an open task ends first (without an outcome).
+
+    Example: workscribe task start "Fix the login redirect" --ticket ABC-123
+    """
+    _control("task_start", as_json, {"title": title, "ticket": ticket}, refused=EXIT_USAGE)
+
+
+@task.command("end")
+@click.option("--success", "outcome", flag_value="success", help="The task was done.")
+@click.option("--fail", "outcome", flag_value="fail", help="The task was given up or failed.")
+@json_option
+def task_end(outcome: str | None, as_json: bool) -> None:
+    """End the open task, saying how it went.
+
+    Example: workscribe task end --success
+    """
+    _control("task_end", as_json, {"outcome": outcome}, refused=EXIT_USAGE)
+
+
 def register(cli: click.Group) -> None:
     """Adds the recording verbs to ``cli``."""
-    for command in (record, status, pause, resume, stop):
+    for command in (record, status, pause, resume, stop, task):
         cli.add_command(command)

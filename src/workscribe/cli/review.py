@@ -19,6 +19,7 @@ spool_option = click.option("--spool", "folder", type=click.Path(path_type=Path)
 def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
     """The opened spool (None when it holds no segment) and a summary of each of its sessions."""
     from workscribe.cli.inspect import open_spool
+    from workscribe.dataset.source import recording_episodes
     from workscribe.process.reduce import reduce_actions
     from workscribe.spool.format import SEGMENT_GLOB
 
@@ -40,13 +41,16 @@ def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
                 apps.add(event["data"].get("app") or "")
             frames += event["kind"] == "frame"
         actions = sum(1 for _ in reduce_actions(spool.iter_events(recording)))
+        episodes = [{k: ep[k] for k in ("episode_id", "task", "outcome", "cut", "start", "duration_s",
+                                        "apps")}
+                    | {"steps": len(ep["steps"])} for ep in recording_episodes(spool, recording)]
         out.append({
             "session": head["recording_id"][:8], "recording_id": head["recording_id"],
             "start": datetime.fromtimestamp(head["wall_start_ns"] / 1e9, UTC).isoformat(
                 timespec="seconds"),
             "duration_s": round((last - head["t_start"]) / 1e9, 1), "apps": sorted(a for a in apps if a),
             "events": events, "actions": actions, "frames": frames, "segments": len(recording),
-            "bytes": sum(s.size for s in recording),
+            "bytes": sum(s.size for s in recording), "episodes": episodes,
         })
     return spool, out
 
@@ -58,7 +62,7 @@ def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
               help="Where --frames writes its contact sheet.")
 @json_option
 def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -> None:
-    """List your recorded sessions: time, apps, counts (and render one session's frames).
+    """List your recorded sessions and their episodes: time, apps, tasks, counts.
 
     Example: workscribe review --json ; workscribe review --frames 3fa2c1d0 --out s.png
     """
@@ -72,10 +76,17 @@ def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -
     if as_json:
         echo_json(sessions)
         return
+    rows = []
+    for s in sessions:
+        rows.append((s["session"], s["start"], f"{s['duration_s']} s", ", ".join(s["apps"]), s["actions"],
+                     s["frames"], f"{s['bytes']:,}"))
+        for ep in s["episodes"]:  # one line per episode under its session
+            what = ep["task"] or f"({ep['cut'].replace('_', ' ')})"
+            rows.append((f"  {ep['episode_id']}", ep["start"][11:19], f"{ep['duration_s']} s", what,
+                         ep["steps"], "", ""))
     print_table(f"{len(sessions)} sessions in {folder}",
-                ["session", "start (UTC)", "duration", "apps", "actions", "frames", "bytes"],
-                [(s["session"], s["start"], f"{s['duration_s']} s", ", ".join(s["apps"]), s["actions"],
-                  s["frames"], f"{s['bytes']:,}") for s in sessions])
+                ["session / episode", "start (UTC)", "duration", "apps / task", "actions", "frames", "bytes"],
+                rows)
 
 
 def _render(folder: Path, spool: Any, sessions: list[dict[str, Any]], session: str, out: Path) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from workscribe.events import Event
 from workscribe.spool import crypto, retention
 from workscribe.spool import format as fmt
-from workscribe.spool.video import decode_packets
+from workscribe.spool.video import decode_packets, iter_decoded
 
 
 class SpoolReadError(ValueError):
@@ -89,6 +89,10 @@ class Segment:
     def frames(self, ids: set[int] | None = None) -> dict[int, np.ndarray]:
         """Decodes the frames ``ids`` (all if None) as RGB arrays."""
         return decode_packets(self.packets(), ids)
+
+    def iter_frames(self, ids: set[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``frames`` one at a time, in stream order (memory for one frame, not all of them)."""
+        return iter_decoded(self.packets(), ids)
 
     def count_frames(self) -> int:
         """Number of distinct stored images."""

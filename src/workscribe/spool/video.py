@@ -8,7 +8,7 @@ a keyframe flag, and a reader seeks to the last keyframe at or before the frame 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
 import av
@@ -57,8 +57,13 @@ def decode_packets(packets: Iterable[tuple[int, bool, bytes]], wanted: set[int] 
 
     Decoding starts at the first keyframe; only frames in ``wanted`` (all if None) are kept.
     """
+    return dict(iter_decoded(packets, wanted))
+
+
+def iter_decoded(packets: Iterable[tuple[int, bool, bytes]], wanted: set[int] | None = None,
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+    """``decode_packets`` one frame at a time: ``(frame_id, rgb)`` of the ``wanted`` frames, in order."""
     cc = av.CodecContext.create(CODEC, "r")
-    out: dict[int, np.ndarray] = {}
     started = False
     last = max(wanted) if wanted else None
     for frame_id, keyframe, data in packets:
@@ -68,7 +73,6 @@ def decode_packets(packets: Iterable[tuple[int, bool, bytes]], wanted: set[int] 
             started = True
         for frame in cc.decode(av.Packet(data)):
             if wanted is None or frame_id in wanted:
-                out[frame_id] = frame.to_ndarray(format="rgb24")
+                yield frame_id, frame.to_ndarray(format="rgb24")
         if last is not None and frame_id >= last:
             break
-    return out

@@ -1,0 +1,1 @@
+"""Offline evaluation of behaviour-cloning models: predicted actions scored against recorded ones."""
