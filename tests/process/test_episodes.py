@@ -91,3 +91,17 @@ def test_pauses_cut_and_short_out_of_scope_stretches_do_not() -> None:
 def test_empty_and_idle_only_recordings_give_no_episode() -> None:
     assert episodes([window(0, "xterm", "t"), frame(1, 1, "s#1"), motion(5, 1, 1), gap(10),
                      task(20, "start", id=1, title="x"), task(30, "end", id=1, outcome=None)]) == []
+
+
+def test_the_browser_snapshot_is_the_last_one_before_the_action_in_the_same_window() -> None:
+    def snap(t: float, label: str) -> Event:
+        data = {"url": "file:///x", "elements": [{"text": label}]}
+        return make_event("browser", "snapshot", data, t=round(t * MS))
+
+    other = window(300, "xterm", "b")
+    other["data"]["id"] = 2
+    events = [window(0, "chromium", "a"), frame(1, 1, "s#1"), snap(50, "old"), snap(150, "new"),
+              *click(160, x=5, y=5), snap(170, "after the press"), other, *click(400, x=50, y=50)]
+    first, second = steps_of(events)
+    assert first["browser"]["elements"][0]["text"] == "new"
+    assert second["browser"] is None  # another window: the page is not what was seen

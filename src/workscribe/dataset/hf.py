@@ -9,7 +9,9 @@ Layout::
 
 Columns: ``episode_id, step, session, contributor, task, ticket, outcome, app, window, action_type,
 action`` (the action as JSON, the fields ``workscribe score`` reads), ``x, y, x2, y2, button, text,
-keys, dx, dy, pointer_x, pointer_y, screen_w, screen_h, t, duration_s, frame_age_s`` and ``image``
+keys, dx, dy, pointer_x, pointer_y, screen_w, screen_h, t, duration_s, frame_age_s``, ``browser`` (the
+page snapshot as JSON: url, viewport origin, visible elements with screen boxes; null outside a
+browser) and ``image``
 (PNG bytes of the observation frame: the last distinct frame before the action started). The Arrow
 schema carries the ``datasets`` features, so ``image`` loads as an ``Image`` feature (PIL images).
 
@@ -35,12 +37,12 @@ ROWS_PER_GROUP = 64
 
 _INT = ("step", "x", "y", "x2", "y2", "button", "dx", "dy", "pointer_x", "pointer_y", "screen_w", "screen_h")
 _STR = ("episode_id", "session", "contributor", "task", "ticket", "outcome", "app", "window", "action_type",
-        "action", "text", "keys")
+        "action", "text", "keys", "browser")
 _FLOAT = ("t", "duration_s", "frame_age_s")
 COLUMNS: tuple[str, ...] = (
     "episode_id", "step", "session", "contributor", "task", "ticket", "outcome", "app", "window",
     "action_type", "action", "x", "y", "x2", "y2", "button", "text", "keys", "dx", "dy",
-    "pointer_x", "pointer_y", "screen_w", "screen_h", "t", "duration_s", "frame_age_s", "image",
+    "pointer_x", "pointer_y", "screen_w", "screen_h", "t", "duration_s", "frame_age_s", "browser", "image",
 )  # fmt: skip
 
 
@@ -91,6 +93,8 @@ class HfWriter:
             row.update(session=episode["session"], contributor=episode["contributor"], task=episode["task"],
                        ticket=episode["ticket"], outcome=episode["outcome"], action_type=step["type"],
                        action=json.dumps(action_of(step), ensure_ascii=False, sort_keys=True),
+                       browser=json.dumps(step["browser"], ensure_ascii=False, sort_keys=True)
+                       if step.get("browser") is not None else None,
                        image={"bytes": image, "path": f"{step['episode_id']}-{step['step']:05d}.png"})
             self._rows[split].append(row)
             if len(self._rows[split]) >= ROWS_PER_GROUP:

@@ -11,8 +11,8 @@ episode: ``episode_id`` (``<session>-<index>``), ``session`` (first 8 hex of the
 step (``STEP_FIELDS``): ``episode_id``, ``step`` (0, 1, ...), ``t`` (s since the episode's start),
 ``duration_s``, the action (``type``, ``x``, ``y``, ``x2``, ``y2``, ``button``, ``text``, ``keys``,
 ``dx``, ``dy``) and its observation (``app``, ``window``, ``pointer_x``, ``pointer_y``,
-``screen_w``, ``screen_h``, ``frame``, ``frame_after``, ``frame_age_s``: how old the frame was when
-the action started).
+``screen_w``, ``screen_h``, ``browser`` (the page snapshot or None), ``frame``, ``frame_after``,
+``frame_age_s``: how old the frame was when the action started).
 
 A step without an observation frame (the first action after a gap, a frame dropped under load)
 cannot be learnt from; it is left out and counted in ``stats["steps_without_frame"]``. Every
@@ -38,7 +38,8 @@ ACTION_FIELDS: tuple[str, ...] = ("type", "x", "y", "x2", "y2", "button", "text"
 
 STEP_FIELDS: tuple[str, ...] = (
     "episode_id", "step", "t", "duration_s", *ACTION_FIELDS,
-    "app", "window", "pointer_x", "pointer_y", "screen_w", "screen_h", "frame", "frame_after", "frame_age_s",
+    "app", "window", "pointer_x", "pointer_y", "screen_w", "screen_h", "browser", "frame", "frame_after",
+    "frame_age_s",
 )  # fmt: skip
 """The fields of every step, in this order."""
 

@@ -12,6 +12,8 @@ contributor saw when they started it, never anything later:
 - ``frame_after``: the first frame at or after the action's end (the outcome; not an input).
 - ``pointer_x``, ``pointer_y``: where the pointer was at the start (last position known at or
   before it); ``app``, ``window``: the active window then; ``screen_w``, ``screen_h``: the frame size.
+- ``browser``: the last ``browser/snapshot`` at or before the start (url, viewport origin, visible
+  elements with screen boxes), or None outside a browser.
 
 ``cut_episodes(items)`` groups the observed actions into episodes:
 
@@ -43,7 +45,7 @@ IDLE_S = 120.0
 """Default idle time (s) that ends an episode outside tasks."""
 
 OBSERVATION_KEYS: tuple[str, ...] = (
-    "frame", "frame_t", "frame_after", "pointer_x", "pointer_y", "screen_w", "screen_h",
+    "frame", "frame_t", "frame_after", "pointer_x", "pointer_y", "screen_w", "screen_h", "browser",
 )  # fmt: skip
 """Keys ``observe`` adds to each action (``app`` and ``window`` are already in it)."""
 
@@ -93,7 +95,8 @@ def observe(events: Iterable[Event], config: ReduceConfig | None = None) -> Iter
     Yields:
         ``Marker`` objects and action dicts (``ACTION_KEYS`` plus ``OBSERVATION_KEYS``).
     """
-    pointer, frames = _Timeline(), _Timeline()
+    pointer, frames, pages = _Timeline(), _Timeline(), _Timeline()
+    window_id: list[Any] = [None]
     markers: deque[Marker] = deque()
 
     def watch() -> Iterator[Event]:
@@ -104,6 +107,11 @@ def observe(events: Iterable[Event], config: ReduceConfig | None = None) -> Iter
                     pointer.add(ev["t"], (data["x"], data["y"]))
             elif source == "screen" and kind == "frame":
                 frames.add(ev["t"], (ev["t"], data.get("w"), data.get("h")))
+            elif source == "browser" and kind == "snapshot":
+                pages.add(ev["t"], data)
+            elif source == "window" and kind == "active" and data.get("id") != window_id[0]:
+                window_id[0] = data.get("id")
+                pages.add(ev["t"], None)  # a snapshot belongs to the window it was taken in
             elif source == "task":
                 markers.append(Marker(ev["t"], f"task_{kind}", data))
             elif source == "guard" and kind == "gap":
@@ -119,7 +127,7 @@ def observe(events: Iterable[Event], config: ReduceConfig | None = None) -> Iter
         if action["frame_before"] is None:
             frame_t = None
         yield {**action, "frame": action["frame_before"], "frame_t": frame_t,
-               "pointer_x": pos[0], "pointer_y": pos[1], "screen_w": w, "screen_h": h}
+               "pointer_x": pos[0], "pointer_y": pos[1], "screen_w": w, "screen_h": h, "browser": pages.at(t)}
     yield from markers
 
 
