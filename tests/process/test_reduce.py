@@ -439,3 +439,17 @@ def test_config_changes_thresholds() -> None:
     events = [press(0, 1, 0, 0), release(50, 1, 8, 0)] + click(600) + click(1200)
     assert [a["type"] for a in run(events)] == ["drag", "click", "click"]
     assert [a["type"] for a in run(events, drag_px=10, multi_click_s=0.7)] == ["triple_click"]
+
+
+def test_secure_input_becomes_one_placeholder_type_placed_by_its_start() -> None:
+    from workscribe.process.reduce import SECURE_TEXT
+
+    data = {"reason": "password_field", "start": 300 * MS, "end": 900 * MS}
+    marker = make_event("guard", "secure_input", data, t=900 * MS)
+    events = [frame(100, 1, "s#1"), *click(200, x=5, y=5), frame(250, 2, "s#2"), frame(600, 3, "s#3"), marker,
+              frame(950, 4, "s#4"), *click(1_200, x=50, y=50)]
+    actions = run(events)
+    assert [a["type"] for a in actions] == ["click", "type", "click"]
+    secure = actions[1]
+    assert secure["text"] == SECURE_TEXT and (secure["t"], secure["t_end"]) == (300 * MS, 900 * MS)
+    assert secure["frame_before"] == "s#2" and secure["frame_after"] == "s#4"  # not s#3, seen while typing

@@ -21,6 +21,8 @@ Every action carries ``app`` and ``window`` of the last ``window/active`` event 
 ``frame_before`` (last ``screen/frame`` at or before its start) and ``frame_after`` (first frame at or
 after its end). A ``guard/gap`` or ``guard/secure_input`` finishes every pending action; a button held
 across it is dropped, and no frame after the gap is used as ``frame_after`` of an action before it.
+A ``guard/secure_input`` (keys typed at a password prompt or into a password field, not stored)
+becomes one ``type`` action from its start to its end whose text is ``SECURE_TEXT``.
 
 The function is a generator and holds only pending state: open actions, and finished ones waiting for
 their ``frame_after`` (at most ``max_pending``; beyond that the oldest leave with ``frame_after=None``).
@@ -50,6 +52,11 @@ ACTION_TYPES: tuple[str, ...] = (
     "scroll", "type", "key", "hotkey",
 )  # fmt: skip
 """Every value ``type`` can take."""
+
+SECURE_TEXT = "<SECRET:password>"
+"""The text of a ``type`` standing for keys typed into a secure context (a password prompt or field):
+that something secret was typed there is kept, never what nor how long. A policy that emits it gets
+the secret from a credential store at run time; it is never learnt."""
 
 _CLICK_TYPES = {1: "click", 2: "middle_click", 3: "right_click"}
 _MULTI_CLICK_TYPES = {2: "double_click", 3: "triple_click"}
@@ -161,6 +168,7 @@ class _Reducer:
         self.window: str | None = None
         self.frame_ref: Any = None
         self.frame_t: int | None = None
+        self.recent_frames: deque[tuple[int, Any]] = deque(maxlen=256)  # (t, ref) of the latest frames
         self.x: int | None = None
         self.y: int | None = None
         self.holds: dict[int, _Hold] = {}
@@ -192,6 +200,9 @@ class _Reducer:
             self._on_frame(t, data)
         elif source == "guard" and kind in ("gap", "secure_input"):
             self.finish_all()
+            if kind == "secure_input":
+                self._on_secure(data)
+                return False  # the screen was still recorded: later frames may end what came before
             return True
         return False
 
@@ -244,6 +255,27 @@ class _Reducer:
             return
         e.action["frame_after"], e.after_set = None, False
         if not e.awaiting:
+            e.awaiting = True
+            self.awaiting.append(e)
+
+    def _on_secure(self, data: dict[str, Any]) -> None:
+        """Keys typed into a secure context become one ``type`` of ``SECURE_TEXT``, placed by its start."""
+        start, end = data.get("start"), data.get("end")
+        if start is None or end is None:
+            return
+        action = dict.fromkeys(ACTION_KEYS)
+        before = [ref for ft, ref in self.recent_frames if ft <= start]
+        action.update(t=start, type="type", text=SECURE_TEXT, app=self.app, window=self.window,
+                      frame_before=before[-1] if before else None)
+        e = _Entry(action)
+        e.done = True
+        at = next((i for i, q in enumerate(self.queue) if q.action["t"] > start), len(self.queue))
+        self.queue.insert(at, e)
+        after = [ref for ft, ref in self.recent_frames if ft >= end]
+        e.action["t_end"] = end
+        if after:
+            e.action["frame_after"], e.after_set = after[0], True
+        else:
             e.awaiting = True
             self.awaiting.append(e)
 
@@ -309,6 +341,7 @@ class _Reducer:
     def _on_frame(self, t: int, data: dict[str, Any]) -> None:
         ref = data["ref"] if "ref" in data else data.get("id")
         self.frame_ref, self.frame_t = ref, t
+        self.recent_frames.append((t, ref))
         waiting = []
         for e in self.awaiting:
             if e.after_set:
