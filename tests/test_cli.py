@@ -112,7 +112,8 @@ def test_damage_watch_sees_drawing_and_idleness(xdisplay: XDisplay) -> None:
 @pytest.mark.x11
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> None:
-    r = run_cli("demo", "--out", str(tmp_path / "demo"), "--json", timeout=180)
+    r = run_cli("demo", "--out", str(tmp_path / "demo"), "--bc-episodes", "3", "--eval-episodes", "2",
+                "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["types_match_ground_truth"] and result["actions"] >= 10
@@ -129,6 +130,11 @@ def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> No
         assert info["steps"] == result["actions"], fmt
     html = Path(result["stats_html"]).read_text()
     assert html.count("<img") >= 4 and "tasks: success" in html
+    loop = result["bc"]  # the behaviour-cloning loop at its smallest: plumbing, not quality
+    assert loop["demonstrations"] == 6 and set(loop["eval"]["tasks"]) == {"click-button", "enter-text"}
+    assert all(v["episodes"] == 2 for v in loop["eval"]["tasks"].values())
+    assert loop["eval"]["baselines"]["demonstrator"]["mean_success"] == 1.0
+    assert Path(loop["report"]).read_text().count("<img") >= 3
 
 
 @pytest.mark.x11

@@ -135,3 +135,21 @@ def test_pseudonym_depends_on_the_key() -> None:
     assert guard.pseudonym("ana", b"k1") == guard.pseudonym("ana", b"k1")
     assert guard.pseudonym("ana", b"k1") != guard.pseudonym("ana", b"k2")
     assert "ana" not in guard.pseudonym("ana", b"k1")
+
+
+def test_a_login_page_watched_by_the_browser_source_is_secure_only_in_its_password_field() -> None:
+    consent = Consent("id", "2026-01-01T00:00:00+00:00", ["Chromium"],
+                      ["input", "screen", "window", "browser"], sites=["file:///*"])
+    g = Guard(consent, now=Clock())
+    page = WindowInfo(id=7, title="Login User Task - Chromium", instance="chromium", cls="Chromium", pid=1,
+                      process="chromium", x=0, y=0, w=400, h=330)
+    g.on_window(WindowState(active=page, stacking=[page]))
+    assert g.admit(_key(2_000)) == []  # page not known yet: out of scope
+    g.on_page(7, True)
+    assert [e["kind"] for e in g.admit(_key(3_000))] == ["key_press"]  # the user name field: kept
+    assert g.admit(_key(4_000), secure="password_field") == []  # the password field: secure
+    other = WindowInfo(id=8, title="Login - Passwords", instance="xterm", cls="XTerm", pid=2, process="bash",
+                       x=0, y=0, w=400, h=330)
+    g2 = Guard(_consent(["xterm"]), now=Clock())
+    g2.on_window(WindowState(active=other, stacking=[other]))
+    assert g2.admit(_key(2_000)) == []  # elsewhere the title rule stands

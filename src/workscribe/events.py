@@ -27,15 +27,37 @@ source ``window``
                        ``process`` str | None, ``x``, ``y``, ``w``, ``h`` (client area on screen),
                        ``app`` str (the allowlist entry that matched, else the WM_CLASS class).
                        Emitted on every change of the active window, its title or its geometry.
+source ``browser`` (Chromium-family pages in the active window, within the consent's sites; every
+text field is redacted like titles, see ``sources.browser``)
+    ``page``           ``url``, ``title``: the page the active window shows, on every change of page,
+                       URL or title.
+    ``snapshot``       ``url``, ``origin_x``, ``origin_y`` (screen pixels of the viewport's top-left),
+                       ``width``, ``height`` (viewport in pixels), ``elements`` (list, document
+                       order, at most 300; ``truncated`` true if more were visible), each
+                       ``{tag, box, role?, name?, text?, value?, type?, checked?, focused?, editing?,
+                       secure?, disabled?}``: ``box`` ``[x, y, w, h]`` in screen pixels clipped to the
+                       viewport; ``name`` the accessible name, ``text`` the element's own text, both at
+                       most 80 characters; ``value`` of inputs, selects and text areas, never of
+                       password inputs (``secure`` true); ``editing`` marks a focused field typed into
+                       in the last second, whose last word is left out. Keys absent when empty/false.
+                       Emitted when the page's content, scroll, focus or window geometry changed, at
+                       most five a second, so the last snapshot before an action shows what it acted
+                       on: the element under the pointer is the innermost box containing it, the one
+                       with focus has ``focused``.
+    ``focus``          ``url``, ``element`` (as in ``snapshot``, or None): the focused element changed.
 source ``screen``
     ``frame``          ``id`` int (index of the stored image in this segment; two events may name
                        the same id when the screen did not change), ``reason``
                        (``before`` | ``after`` | ``change``), ``w``, ``h``.
 source ``guard``
     ``gap``            ``reason`` (``out_of_scope`` | ``paused``), ``start``, ``end`` (clock ns).
-                       Nothing is stored between start and end but this marker.
-    ``secure_input``   ``reason`` (``echo_off`` | ``window_title`` | ``password_manager``), ``start``,
-                       ``end``: keys typed into a secure context; neither them nor their count is kept.
+                       Nothing is stored between start and end but this marker. A browser window
+                       whose page is outside the consent's sites (or not known) is out of scope.
+    ``secure_input``   ``reason`` (``echo_off`` | ``window_title`` | ``password_manager`` |
+                       ``password_field`` | ``browser_frame``), ``start``, ``end``: keys typed into a
+                       secure context; neither them nor their count is kept. ``password_field``: a
+                       password input of a web page had focus; ``browser_frame``: a cross-origin frame
+                       had focus, whose fields cannot be seen.
 source ``task``
     ``start``          ``id`` int (1, 2, ... within a recording), ``title`` str, ``ticket`` str | None
                        (both redacted): ``workscribe task start``. Starting a task ends the open one.

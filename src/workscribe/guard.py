@@ -1,8 +1,15 @@
 """Consent and scope: what may be recorded, decided before anything is captured or stored.
 
 A consent record says who granted what, when, under which policy version: the apps whose windows
-may be recorded, the sources that may run, how long data is kept. ``workscribe record`` refuses to
-start without a valid one. ``AppMatcher`` decides for each window whether it is in scope.
+may be recorded, the sites whose pages may be, the sources that may run, how long data is kept.
+``workscribe record`` refuses to start without a valid one. ``AppMatcher`` decides for each window
+whether its app is in scope, ``SiteMatcher`` for each page URL whether its site is.
+
+Sites apply through the ``browser`` source, which is the only one that knows what a browser window
+shows: granting ``browser`` needs ``--sites`` (``*`` for every site), and ``--sites`` needs
+``browser``. With them, a browser window is in scope only while the page it shows is known to be
+within the sites (Chromium-family browsers with DevTools on loopback); windows of other browsers,
+whose pages cannot be checked, are out of scope.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from workscribe.secure import password_manager, secure_window
 POLICY_VERSION = "2026-11-1"
 """Version of the recording policy a contributor agrees to; stored in every consent and segment."""
 
-SOURCES = ("input", "screen", "window")
-"""Sources this version can record. Later sources (browser, shell, files, git) join this list."""
+SOURCES = ("input", "screen", "window", "browser")
+"""Sources this version can record. Later sources (shell, files, git) join this list."""
 
 CONSENT_FILE = "consent.json"
 DEVICE_KEY_FILE = "device.key"
@@ -54,6 +61,7 @@ class Consent:
     granted_at: str  # ISO 8601, UTC
     apps: list[str]  # allowed apps: WM_CLASS instance or class, or process name; "*" = every app
     sources: list[str]  # allowed sources, a subset of SOURCES
+    sites: list[str] = field(default_factory=list)  # allowed sites (SiteMatcher patterns); needs "browser"
     retention_days: int = 30  # segments older than this are deleted
     policy_version: str = POLICY_VERSION  # the policy text the contributor agreed to
     revoked_at: str | None = None  # set by `workscribe consent revoke`
@@ -69,6 +77,13 @@ class Consent:
             raise ConsentError("no apps granted; pass --apps, e.g. --apps xterm,code (or '*' for all)")
         if self.retention_days <= 0:
             raise ConsentError(f"retention must be at least 1 day, got {self.retention_days}")
+        if "browser" in self.sources and not self.sites:
+            raise ConsentError("the browser source needs sites; pass --sites, e.g. --sites "
+                               "localhost,*.example.com (or '*' for every site)")
+        if self.sites and "browser" not in self.sources:
+            raise ConsentError("--sites is enforced through the browser source; add browser to --sources")
+        for pattern in self.sites:
+            SiteMatcher.check(pattern)
 
     @property
     def active(self) -> bool:
@@ -77,8 +92,11 @@ class Consent:
 
     def scope(self) -> dict[str, Any]:
         """The part of the consent stored in every segment header."""
-        return {"contributor_id": self.contributor_id, "apps": self.apps, "sources": self.sources,
-                "policy_version": self.policy_version, "retention_days": self.retention_days}
+        scope = {"contributor_id": self.contributor_id, "apps": self.apps, "sources": self.sources,
+                 "policy_version": self.policy_version, "retention_days": self.retention_days}
+        if self.sites:
+            scope["sites"] = self.sites
+        return scope
 
 
 def _now_iso() -> str:
@@ -101,7 +119,7 @@ def pseudonym(user: str, key: bytes) -> str:
 
 
 def grant(apps: list[str], sources: list[str], retention_days: int = 30,
-          home: Path | None = None) -> Consent:
+          home: Path | None = None, sites: list[str] | None = None) -> Consent:
     """Writes a new consent record, replacing any earlier one."""
     home = home or paths.home()
     consent = Consent(
@@ -110,6 +128,7 @@ def grant(apps: list[str], sources: list[str], retention_days: int = 30,
         apps=sorted({a.strip() for a in apps if a.strip()}, key=str.lower),
         sources=sorted({x.strip() for x in sources if x.strip()},
                        key=lambda s: SOURCES.index(s) if s in SOURCES else len(SOURCES)),
+        sites=sorted({x.strip() for x in sites or [] if x.strip()}, key=str.lower),
         retention_days=retention_days,
     )
     _write(home / CONSENT_FILE, asdict(consent))
@@ -181,6 +200,61 @@ class AppMatcher:
         return None
 
 
+class SiteMatcher:
+    """Decides whether a page URL belongs to an allowed site.
+
+    A pattern without ``://`` names a host: ``localhost`` or ``example.com`` matches that host
+    (any scheme, any port), ``*.example.com`` matches example.com and every subdomain, ``host:8080``
+    only that port. A pattern with ``://`` is matched against the whole URL, ``*`` matching any
+    characters (``file:///srv/miniwob/*``, ``https://example.com/app/*``); one that ends at the host
+    (``https://example.com``) covers every path there. ``*`` alone matches every URL. Case is ignored.
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        for pattern in patterns:
+            self.check(pattern)
+        self._all = "*" in patterns
+        self._hosts = [p.lower() for p in patterns if "://" not in p and p != "*"]
+        self._urls = [self._url_pattern(p.lower()) for p in patterns if "://" in p]
+
+    @staticmethod
+    def check(pattern: str) -> None:
+        """Raises ``ConsentError`` for a pattern that cannot be a site."""
+        if not pattern or any(c.isspace() for c in pattern) or pattern.startswith("://"):
+            raise ConsentError(f"site pattern {pattern!r} is not a host (example.com, *.example.com) "
+                               "or a URL pattern (https://example.com/app/*, file:///path/*)")
+
+    @staticmethod
+    def _url_pattern(pattern: str) -> str:
+        rest = pattern.split("://", 1)[1]
+        return pattern + "/*" if rest and "/" not in rest and not rest.endswith("*") else pattern
+
+    def match(self, url: str) -> bool:
+        """True if ``url`` is within one of the sites."""
+        from fnmatch import fnmatchcase
+        from urllib.parse import urlsplit
+
+        if self._all:
+            return True
+        url = (url or "").lower()
+        if any(fnmatchcase(url, p) or (p.endswith("/*") and url == p[:-2]) for p in self._urls):
+            return True
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:
+            return False
+        if not host or parts.scheme not in ("http", "https", "ws", "wss"):
+            return False
+        for pattern in self._hosts:
+            name, _, want_port = pattern.partition(":")
+            if want_port and str(port or "") != want_port:
+                continue
+            if host == name or (name.startswith("*.") and (host == name[2:] or host.endswith(name[1:]))):
+                return True
+        return False
+
+
 Rect = tuple[int, int, int, int]
 
 
@@ -191,6 +265,10 @@ class Guard:
     the window under the pointer is allowed (a click that activates an allowed window is kept), and
     a release is kept when its press was. Nothing is kept while paused. While the active window is
     out of scope, or the recorder is paused, only a ``guard/gap`` event with start and end is kept.
+
+    When the consent has sites, a browser window counts as allowed only while the browser source
+    has reported (``on_page``) that the page it shows is within them; ``browser`` events are kept
+    only for such pages.
 
     Args:
         consent: the active consent.
@@ -203,6 +281,8 @@ class Guard:
 
         self.consent = consent
         self.matcher = AppMatcher(consent.apps)
+        self.sites = SiteMatcher(consent.sites) if "browser" in consent.sources else None
+        self._pages: dict[int, bool] = {}  # browser window id -> its page is within the sites
         self.store_windows = "window" in consent.sources
         self.now = now or now_ns
         self.paused = False
@@ -227,11 +307,45 @@ class Guard:
     def on_window(self, state: Any) -> list[Event]:
         """Takes a new window snapshot; returns gap events that this change closes."""
         self.state = state
-        self._active_app = self.matcher.match(state.active)
+        present = {w.id for w in state.stacking} | ({state.active.id} if state.active else set())
+        self._pages = {w: ok for w, ok in self._pages.items() if w in present}
+        self._active_app = self._match(state.active)
         active = state.active
         self._active_secure = secure_window(active.title, (active.instance, active.cls, active.process)) \
             if active else None
         return self._end_secure() + self._update_gap(self.now())
+
+    def on_page(self, window_id: int, allowed: bool | None) -> list[Event]:
+        """The browser source's report: the page shown in window ``window_id`` is within the sites
+        (True), outside them (False) or not known (None); returns gap events this closes."""
+        if allowed is None:
+            self._pages.pop(window_id, None)
+        else:
+            self._pages[window_id] = allowed
+        self._active_app = self._match(self.state.active)
+        return self._update_gap(self.now())
+
+    def _title_secure(self) -> str | None:
+        """The title rule (a window called "Login", a password manager) where nothing better is known.
+
+        In a browser whose page the browser source watches, the page says which field has focus: only
+        password fields are secure there (``password_field``), so a page titled "Login" does not make
+        its user-name field secure. Password managers stay secure whatever they show.
+        """
+        active = self.state.active
+        if (self._active_secure == "window_title" and active is not None and self.sites is not None
+                and self._pages.get(active.id)):
+            return None
+        return self._active_secure
+
+    def _match(self, window: Any) -> str | None:
+        """The allowlist entry that admits ``window`` (its app, and its page where sites apply)."""
+        from workscribe.sources.browser import browser_family
+
+        app = self.matcher.match(window)
+        if app is None or self.sites is None or browser_family(window) is None:
+            return app
+        return app if self._pages.get(window.id) else None
 
     def set_paused(self, paused: bool) -> list[Event]:
         """Pauses or resumes; returns gap events that this closes.
@@ -283,23 +397,29 @@ class Guard:
                  "data": {"reason": reason, "start": start, "end": last}}]
 
     # -- decisions -------------------------------------------------------------------------------
-    def admit(self, event: Event, echo_off: bool = False) -> list[Event]:
+    def admit(self, event: Event, echo_off: bool = False, secure: str | None = None) -> list[Event]:
         """The events to store for ``event``: none, the event, or closed markers then the event.
 
-        ``echo_off`` says that the active terminal was at a password prompt when the key was typed.
+        ``echo_off`` says that the active terminal was at a password prompt when the key was typed;
+        ``secure`` names another secure context it was typed into (``password_field`` ...).
         """
         source, kind, data = event["source"], event["kind"], event["data"]
         if source == "window":
             if self.paused or not self._active_app or not self.store_windows:
                 return []
             return [{**event, "data": {**data, "app": self._active_app}}]
+        if source == "browser":
+            if (self._in_pause(event["t"]) or self.paused or not self._active_app or self.sites is None
+                    or not self.sites.match(data.get("url", ""))):
+                return []
+            return [event]
         if source != "input" or self._in_pause(event["t"]):
             self.dropped += source == "input"
             return []
         keep, prefix = False, []
         if kind == "key_press":
             keep = self._active_app is not None
-            reason = "echo_off" if echo_off else self._active_secure
+            reason = "echo_off" if echo_off else secure or self._title_secure()
             if keep and reason:  # a secure context: not the key, not even that one was typed
                 start = self._secure[0] if self._secure else event["t"]
                 self._secure = (start, event["t"], self._secure[2] if self._secure else reason)
@@ -313,9 +433,10 @@ class Guard:
         elif kind == "button_press":
             keep = self._pointer_allowed(data["x"], data["y"])
             if keep:
+                prefix = self._end_secure()  # a click leaves the secure field: its run is over
                 self._buttons.add(data["button"])
                 if self._gap is not None:  # a click that activates an allowed window
-                    prefix = self._end_gap(event["t"] - 1)
+                    prefix += self._end_gap(event["t"] - 1)
         elif kind == "button_release":
             keep = data["button"] in self._buttons
             self._buttons.discard(data["button"])
@@ -330,14 +451,14 @@ class Guard:
         return [*prefix, event]
 
     def _pointer_allowed(self, x: int, y: int) -> bool:
-        return self.matcher.match(self.state.window_at(x, y)) is not None
+        return self._match(self.state.window_at(x, y)) is not None
 
     def frame_regions(self) -> list[tuple[Rect, bool]] | None:
         """Screen regions bottom to top, each kept (allowed window) or blacked out; None = no frame."""
         if self.paused or not self._active_app:
             return None
         def keep(w: Any) -> bool:
-            return self.matcher.match(w) is not None and not password_manager(
+            return self._match(w) is not None and not password_manager(
                 w.title, (w.instance, w.cls, w.process))
 
         return [((w.x, w.y, w.w, w.h), keep(w)) for w in self.state.stacking]

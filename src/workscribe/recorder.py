@@ -3,6 +3,11 @@
 The loop only wires things together: each source calls ``_on_event`` from its own thread, the guard
 decides what may be kept, kept input tells the screen source which frames to persist, and the spool
 writer thread writes. Nothing reaches the spool that the guard did not admit.
+
+Keys typed into a terminal or a browser window wait ``KEY_HOLD_NS`` before they are judged, so the
+terminal's echo timeline (``EchoWatch``) or the page's pushed focus timeline (``BrowserSource``)
+covers the moment they were typed: keys typed at a password prompt or into a password field are
+secure input.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from workscribe.redact.keystrokes import KeystrokeRedactor
 from workscribe.redact.text import RULESET_VERSION
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
+from workscribe.sources.browser import browser_family, redact_event
 from workscribe.spool import crypto
 from workscribe.spool.retention import delete_recordings, expired_recordings
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
@@ -87,6 +93,8 @@ class Recorder:
         self.echo: EchoWatch | None = None
         self._held: deque[Event] = deque()
         self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
+        self._focus_moves: deque[int] = deque(maxlen=8)  # times of recent Tab presses (focus moves)
+        self.browser: Any = None  # the browser source, when consented
         self.keys = KeystrokeRedactor(find_private)  # typed text is held until its run ends, then redacted
         self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
@@ -97,20 +105,24 @@ class Recorder:
 
     # -- wiring -----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
+        if event["source"] == "input" and self._browser_active():
+            self.browser.on_input(event)  # a click or Tab: later keys wait for the page's focus
         if (event["source"] == "input" and event["kind"] in _KEY_KINDS and self.echo is not None
-                and (self._held or self._active_tty() is not None)):  # only terminals have prompts
-            self.echo.sample()
-            with self._lock:  # judged once the terminal's timeline covers it (_release_keys)
+                and (self._held or self._browser_active() or self._active_tty() is not None)):
+            self.echo.sample()  # only terminals have prompts, only pages password fields
+            with self._lock:  # judged once the terminal's or page's timeline covers it (_release_keys)
                 self._held.append(event)
                 if event["kind"] == "key_press" and event["data"]["key"] in ("Return", "KP_Enter"):
                     self._line_ends.append(event["t"])
+                elif event["kind"] == "key_press" and event["data"]["key"] in ("Tab", "ISO_Left_Tab"):
+                    self._focus_moves.append(event["t"])
             self.echo.notify()
             return
         self._admit(event)
 
-    def _admit(self, event: Event, echo_off: bool = False) -> None:
+    def _admit(self, event: Event, echo_off: bool = False, secure: str | None = None) -> None:
         with self._lock:
-            kept = self.guard.admit(event, echo_off)
+            kept = self.guard.admit(event, echo_off, secure)
             if not kept:
                 return
             self._store(kept)
@@ -121,6 +133,9 @@ class Recorder:
         """Redacts kept events and hands them to the spool (call with the lock held)."""
         out: list[Event] = []
         for event in kept:
+            if event["source"] == "browser":  # not input: it must not end a run of typing
+                out.append(redact_event(event))
+                continue
             if event["source"] == "window" and event["data"].get("title"):
                 event = {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
             out += self.keys.push(event)
@@ -129,15 +144,25 @@ class Recorder:
             self.spool.put_events(out)
 
     def _release_keys(self, force: bool = False) -> None:
-        """Admits held key events older than ``KEY_HOLD_NS``, judged by the terminal's state then."""
+        """Admits held key events older than ``KEY_HOLD_NS``, judged by the terminal's or page's state
+        then; keys after a click or Tab in a page also wait until the page said where focus went."""
         assert self.echo is not None
         cutoff = now_ns() - KEY_HOLD_NS
         while True:
             with self._lock:
-                if not self._held or (not force and self._held[0]["t"] > cutoff):
+                if not self._held or (not force and (self._held[0]["t"] > cutoff or (
+                        self.browser is not None and not self.browser.covered(self._held[0]["t"])))):
                     return
                 event = self._held.popleft()
-            self._admit(event, echo_off=self.echo.secure_at(event["t"], tuple(self._line_ends)))
+            secure = None
+            if self.browser is not None and event["kind"] == "key_press":
+                secure = self.browser.secure_at(event["t"], (*self._line_ends, *self._focus_moves))
+            self._admit(event, echo_off=self.echo.secure_at(event["t"], tuple(self._line_ends)),
+                        secure=secure)
+
+    def _browser_active(self) -> bool:
+        """True when the active window is a browser whose pages the browser source watches."""
+        return self.browser is not None and browser_family(self.guard.state.active) == "chromium"
 
     def _active_tty(self) -> str | None:
         active = self.guard.state.active
@@ -153,6 +178,14 @@ class Recorder:
     def _on_window(self, state: WindowState) -> None:
         with self._lock:
             closed = self.guard.on_window(state)
+            if closed and self.spool is not None:
+                self._store(closed)
+        if self.browser is not None:
+            self.browser.wake()
+
+    def _on_page_scope(self, window_id: int, allowed: bool | None) -> None:
+        with self._lock:
+            closed = self.guard.on_page(window_id, allowed)
             if closed and self.spool is not None:
                 self._store(closed)
 
@@ -262,6 +295,13 @@ class Recorder:
             window = X11WindowSource(opts.display, on_change=self._on_window)
             self.sources.append(window)
             window.start(self._on_event)
+            if "browser" in self.consent.sources:
+                from workscribe.sources.browser import BrowserSource
+
+                self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
+                                             self._on_page_scope, log=self.log)
+                self.browser.start(self._on_event)
+                self.sources.append(self.browser)
             if "screen" in self.consent.sources:
                 self.frames = FrameRedactionStage(ImageRedactor(finder=find_private), self.spool.put_frame)
                 self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,

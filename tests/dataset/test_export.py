@@ -171,3 +171,14 @@ def test_export_errors_are_one_line(spools, tmp_path: Path) -> None:
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"  # nothing lost
+
+
+def test_split_assignment_is_stable_and_never_leaves_train_empty() -> None:
+    from workscribe.dataset.source import assign_splits
+
+    assert assign_splits(["only-session"], 0.99) == {"only-session": "train"}
+    keys = [f"s{i}" for i in range(40)]
+    first = assign_splits(keys, 0.25)
+    assert first == assign_splits(list(reversed(keys)), 0.25)  # order does not matter
+    assert 4 <= list(first.values()).count("validation") <= 18
+    assert "validation" in assign_splits(["a", "b"], 0.01).values()

@@ -40,9 +40,24 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from workscribe.cli import bench, consent, demo, export, inspect, record, redact, review, score, stats
+    from workscribe.cli import (
+        bench,
+        collect,
+        consent,
+        demo,
+        eval,
+        export,
+        inspect,
+        record,
+        redact,
+        review,
+        score,
+        stats,
+        train,
+    )
 
-    for module in (consent, record, inspect, review, export, bench, demo, redact, score, stats):
+    for module in (consent, record, inspect, review, export, bench, demo, collect, redact, score, stats,
+                   train, eval):
         module.register(cli)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from workscribe.cli import EXIT_FAILED, CliError
@@ -109,6 +111,67 @@ def bench_process_cmd(hours: float, seed: int, as_json: bool) -> None:
         print_table("bench process", ["figure", "value"], rows)
 
 
+@bench_group.command("browser")
+@click.option("--repeats", default=50, show_default=True, type=int, help="Snapshots timed per page.")
+@json_option
+def bench_browser_cmd(repeats: int, as_json: bool) -> None:
+    """Measure the browser source: in-page cost and size of one snapshot, per page (headless Chromium).
+
+    Example: workscribe bench browser --json
+    """
+    from workscribe.bench.browser import bench_browser
+    from workscribe.sources.cdp import CdpError
+
+    if repeats <= 0:
+        raise CliError("--repeats must be > 0")
+    try:
+        result = bench_browser(repeats)
+    except (RuntimeError, CdpError) as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    if as_json:
+        echo_json(result)
+        return
+    rows = [(name, *page.values()) for name, page in result["pages"].items()]
+    columns = ["page", *next(iter(result["pages"].values())).keys()]
+    print_table(f"bench browser ({repeats} snapshots per page)", columns, rows)
+
+
 def register(cli: click.Group) -> None:
     """Adds the bench verbs to ``cli``."""
     cli.add_command(bench_group)
+
+
+@bench_group.command("bc")
+@click.option("--tasks", default="click-test,click-button,click-link,click-dialog,focus-text,enter-text,"
+              "login-user,click-checkboxes", show_default=True, help="MiniWoB++ tasks.")
+@click.option("--episodes", default=100, show_default=True, type=int, help="Demonstrations per task.")
+@click.option("--eval-episodes", default=50, show_default=True, type=int, help="Evaluation seeds per task.")
+@click.option("--epochs", default=15, show_default=True, type=int)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default="bench-out/bc", show_default=True,
+              help="Folder for every artefact of the run.")
+@json_option
+def bench_bc_cmd(tasks: str, episodes: int, eval_episodes: int, epochs: int, device: str, out: Path,
+                 as_json: bool) -> None:
+    """Measure the behaviour-cloning loop: collect, export, train, evaluate on unseen seeds.
+
+    Example: workscribe bench bc --episodes 100 --eval-episodes 50 --json
+    """
+    from workscribe.bench.bc import BenchError, bench_bc
+
+    task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    if not task_list or episodes <= 0 or eval_episodes <= 0 or epochs <= 0:
+        raise CliError("--tasks must name a task; --episodes, --eval-episodes and --epochs must be > 0")
+    try:
+        result = bench_bc(out, task_list, episodes, eval_episodes, epochs, device,
+                          progress=lambda line: click.echo(f"==> {line}", err=True))
+    except BenchError as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    if as_json:
+        echo_json(result)
+        return
+    rows = [(t, s) for t, s in result["tasks"].items()] + [("mean", result["mean_success"])]
+    rows += [(f"baseline: {b}", s) for b, s in result["baselines"].items()]
+    facts = ("demonstrations", "decisions", "training_seconds", "eval_episodes_per_minute")
+    rows += [(k, result[k]) for k in facts]
+    print_table("bench bc", ["figure", "value"], rows)

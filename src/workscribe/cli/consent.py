@@ -15,6 +15,8 @@ workscribe will record, only while the recorder runs and only in windows of the 
   input   keys you press (passwords in secure prompts never), clicks, scrolls, pointer paths
   screen  frames around each action, other apps' windows blacked out
   window  the active window's title, app and position
+  browser the page's address and title, and the elements it shows (never password fields), only
+          on the sites you allow (--sites); pages of other sites are treated like other apps
 Nothing is recorded out of scope or while paused; you can review and delete what was kept."""
 
 
@@ -32,32 +34,40 @@ def _split(value: str) -> list[str]:
               help="Allowed apps, comma-separated: WM_CLASS instance/class or process name ('*' = all).")
 @click.option("--sources", default="input,screen,window", show_default=True,
               help=f"Sources to record, from: {', '.join(guard.SOURCES)}.")
+@click.option("--sites", default="",
+              help="Allowed sites for the browser source, comma-separated: hosts (localhost, *.example.com) "
+                   "or URL patterns (file:///srv/pages/*); '*' = every site. Needed with --sources browser.")
 @click.option("--retention-days", default=30, show_default=True, type=int,
               help="Delete recordings older than this.")
 @click.option("--yes", is_flag=True, help="Agree without the interactive prompt.")
 @json_option
-def grant(apps: str, sources: str, retention_days: int, yes: bool, as_json: bool) -> None:
-    """Grant consent to record the given apps and sources.
+def grant(apps: str, sources: str, sites: str, retention_days: int, yes: bool, as_json: bool) -> None:
+    """Grant consent to record the given apps, sites and sources.
 
     Example: workscribe consent grant --apps xterm,code --sources input,screen,window --yes
+
+    Example: workscribe consent grant --apps chromium --sources input,screen,window,browser
+    --sites localhost,*.example.com --yes
     """
-    app_list, source_list = _split(apps), _split(sources)
+    app_list, source_list, site_list = _split(apps), _split(sources), _split(sites)
     try:
         guard.Consent(contributor_id="-", granted_at="-", apps=app_list, sources=source_list,
-                      retention_days=retention_days)  # validate before asking
+                      sites=site_list, retention_days=retention_days)  # validate before asking
     except guard.ConsentError as exc:
         raise CliError(str(exc)) from None
     if not yes:
         click.echo(POLICY_SUMMARY)
-        click.echo(f"apps: {', '.join(app_list)}; sources: {', '.join(source_list)}")
+        click.echo(f"apps: {', '.join(app_list)}; sources: {', '.join(source_list)}"
+                   + (f"; sites: {', '.join(site_list)}" if site_list else ""))
         if not click.confirm("Do you agree?", default=False):
             raise CliError("consent not granted", code=1)
-    consent = guard.grant(app_list, source_list, retention_days)
+    consent = guard.grant(app_list, source_list, retention_days, sites=site_list)
     if as_json:
         echo_json(asdict(consent))
     else:
         click.echo(f"consent granted for apps {', '.join(consent.apps)}; sources {', '.join(consent.sources)}"
-                   f" (policy {consent.policy_version}, contributor {consent.contributor_id})")
+                   + (f"; sites {', '.join(consent.sites)}" if consent.sites else "")
+                   + f" (policy {consent.policy_version}, contributor {consent.contributor_id})")
 
 
 @consent_group.command("revoke")

@@ -3,7 +3,10 @@
 It starts Xvfb and openbox, opens a real xterm, grants consent in a private state folder, runs
 ``workscribe record`` on that display while a scripted human-like demonstrator works in the xterm,
 then prints the summary and the actions, writes a contact sheet, exports the recording in every dataset
-format (hf, lerobot, sft) and writes a stats report of it.
+format (hf, lerobot, sft) and writes a stats report of it. Then the behaviour-cloning loop at small
+scale: the MiniWoB++ demonstrator solves two web tasks under the recorder, the recording is exported,
+a policy is trained on it and evaluated on unseen seeds through X input, and ``bc/report.html`` shows
+the success per task, the training curve and predicted versus demonstrated actions on frames.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ def _status(message: str, quiet: bool) -> None:
 @click.option("--out", default="demo-out", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the spool, the state of the demo contributor and the contact sheet.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the demonstrator.")
+@click.option("--bc/--no-bc", default=True, show_default=True,
+              help="Also run the behaviour-cloning loop on MiniWoB++ (collect, export, train, evaluate).")
+@click.option("--bc-episodes", default=12, show_default=True, type=int, help="Demonstrations per task.")
+@click.option("--eval-episodes", default=8, show_default=True, type=int, help="Evaluation episodes per task.")
 @json_option
-def demo(out: Path, seed: int, as_json: bool) -> None:
+def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, as_json: bool) -> None:
     """Record a scripted session on a virtual display and show what was captured.
 
     Example: workscribe demo --out demo-out
@@ -109,12 +116,13 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     _status("writing the stats report", quiet)
     report_html = out / "stats.html"
     report_html.write_text(render_html(collect_stats(open_dataset([spool_dir], key)), "workscribe demo"))
+    loop = _bc_loop(out / "bc", bc_episodes, eval_episodes, quiet) if bc else None
     truth_types = [t["type"] for t in demonstrator.truth]
     result = {"spool": str(spool_dir), "summary": summary, "recorder": recorded,
               "actions": len(actions), "ground_truth_actions": len(truth_types),
               "types_match_ground_truth": [a["type"] for a in actions] == truth_types,
               "contact_sheet": str(sheet), "actions_json": str(out / "actions.json"), "exports": exports,
-              "stats_html": str(report_html)}
+              "stats_html": str(report_html), "bc": loop}
     if as_json:
         echo_json(result)
         return
@@ -132,6 +140,46 @@ def demo(out: Path, seed: int, as_json: bool) -> None:
     for fmt, info in exports.items():
         click.echo(f"dataset ({fmt}): {info['out']} ({info['episodes']} episodes, {info['steps']} steps)")
     click.echo(f"stats report:  {report_html}")
+    if loop:
+        rates = ", ".join(f"{t} {v['success_rate']:.2f}" for t, v in loop["eval"]["tasks"].items())
+        base = ", ".join(f"{b} {v['mean_success']:.2f}" for b, v in loop["eval"]["baselines"].items())
+        click.echo(f"behaviour cloning: success on unseen seeds {rates} (baselines: {base}); "
+                   f"trained on {loop['demonstrations']} demonstrations in {loop['train_seconds']} s")
+        click.echo(f"loop report:   {loop['report']}")
+
+
+BC_TASKS = ("click-button", "enter-text")
+
+
+def _bc_loop(out: Path, episodes: int, eval_episodes: int, quiet: bool) -> dict:
+    """Collect -> export -> train -> evaluate on two MiniWoB++ tasks, then the HTML report."""
+    import shutil
+
+    from workscribe.bench.bc import BenchError, run_stage
+    from workscribe.viz.bc_report import render_bc_report
+
+    if episodes <= 0 or eval_episodes <= 0:
+        raise CliError("--bc-episodes and --eval-episodes must be > 0")
+    shutil.rmtree(out, ignore_errors=True)
+    tasks = ",".join(BC_TASKS)
+    try:
+        _status(f"behaviour cloning: the demonstrator solves {episodes} episodes of {tasks} "
+                "under the recorder", quiet)
+        collected = run_stage(["collect", "--tasks", tasks, "--episodes", str(episodes), "--seed", "0",
+                               "--out", str(out / "collect")], timeout=900)
+        _status("exporting the demonstrations (hf) and training a policy", quiet)
+        key = out / "collect" / "home" / "spool.key"
+        run_stage(["export", str(out / "collect" / "spool"), "--key", str(key), "--format", "hf",
+                   "--out", str(out / "hf"), "--val-fraction", "0"], timeout=600)
+        trained = run_stage(["train", str(out / "hf"), "--out", str(out / "model")], timeout=900)
+        _status(f"evaluating on {eval_episodes} unseen seeds per task, beside the baselines", quiet)
+        evaluated = run_stage(["eval", str(out / "model"), "--tasks", tasks, "--episodes", str(eval_episodes),
+                               "--seed", "100000"], timeout=1800)
+    except BenchError as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    report = render_bc_report(out / "model", out / "hf", evaluated, out / "report.html")
+    return {"demonstrations": sum(v["episodes"] for v in collected["tasks"].values()),
+            "train_seconds": trained["train_seconds"], "eval": evaluated, "report": str(report)}
 
 
 def register(cli: click.Group) -> None:

@@ -149,14 +149,17 @@ def split_of(key: str, val_fraction: float) -> str:
 
 
 def assign_splits(keys: list[str], val_fraction: float) -> dict[str, str]:
-    """The split of each key; with two keys or more and ``val_fraction`` > 0, at least one is validation.
+    """The split of each key: a single key is train; with two or more and ``val_fraction`` > 0, at least
+    one is validation.
 
     Whole sessions or contributors go to one side, never single frames or steps.
     """
     if not 0 <= val_fraction < 1:
         raise ValueError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     out = {k: split_of(k, val_fraction) for k in sorted(set(keys))}
-    if val_fraction > 0 and len(out) >= 2 and "validation" not in out.values():
+    if len(out) < 2:  # one session or contributor: it is all the training data there is
+        return dict.fromkeys(out, "train")
+    if val_fraction > 0 and "validation" not in out.values():
         lowest = min(out, key=lambda k: hashlib.sha256(k.encode()).digest())
         out[lowest] = "validation"
     return out

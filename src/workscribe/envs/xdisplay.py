@@ -21,6 +21,18 @@ class DisplayError(RuntimeError):
 REQUIRED_PROGRAMS = ("Xvfb", "openbox", "xdotool")
 
 
+def terminate(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Stops ``proc``: SIGTERM, then SIGKILL if it is still there after ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def missing_programs() -> list[str]:
     """Names of the programs an X display session needs that are not on PATH."""
     return [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
@@ -92,13 +104,7 @@ class XDisplay:
     def stop(self) -> None:
         """Stops every process this display started (window manager first)."""
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            terminate(proc)
         self._procs.clear()
 
     def __enter__(self) -> XDisplay:
