@@ -113,6 +113,7 @@ class EpisodeResult:
     seed: int
     reward: float
     steps: int
+    observed: bool = True  # a page snapshot reached the policy (False: the browser source saw no page)
 
     @property
     def success(self) -> bool:
@@ -129,6 +130,7 @@ def run_policy(env: Any, display: XDisplay, observer: LiveObserver,
     instruction = redact_private(start.instruction)  # as the recording stored it
     history: list[dict[str, Any]] = []
     snap = observer.snapshot(after=t, timeout=2.0)
+    observed = snap is not None and bool(snap.get("elements"))
     steps = 0
     while steps < max_steps and not env.done():
         elements = list((snap or {}).get("elements") or [])
@@ -143,7 +145,7 @@ def run_policy(env: Any, display: XDisplay, observer: LiveObserver,
             break
         snap = observer.snapshot(after=t, timeout=snapshot_wait) or snap
     env.wait_done(1.0)
-    return EpisodeResult(env.task, seed, float(env.reward() or 0.0) if env.done() else -1.0, steps)
+    return EpisodeResult(env.task, seed, float(env.reward() or 0.0) if env.done() else -1.0, steps, observed)
 
 
 def random_clicker(seed: int) -> Callable[[Observation], dict[str, Any]]:
@@ -169,12 +171,14 @@ def run_demonstrator(env: Any, seed: int) -> EpisodeResult:
 
 
 def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
-    """``{"tasks": {task: {success_rate, mean_reward, episodes}}, "mean_success"}``."""
+    """``{"tasks": {task: {success_rate, mean_reward, episodes, unobserved}}, "mean_success"}``;
+    ``unobserved`` counts episodes whose start brought the policy no page snapshot."""
     tasks: dict[str, list[EpisodeResult]] = {}
     for r in results:
         tasks.setdefault(r.task, []).append(r)
     out = {t: {"success_rate": round(sum(r.success for r in rs) / len(rs), 4),
-               "mean_reward": round(sum(r.reward for r in rs) / len(rs), 4), "episodes": len(rs)}
+               "mean_reward": round(sum(r.reward for r in rs) / len(rs), 4), "episodes": len(rs),
+               "unobserved": sum(not r.observed for r in rs)}
            for t, rs in tasks.items()}
     mean = sum(v["success_rate"] for v in out.values()) / len(out) if out else 0.0
     return {"tasks": out, "mean_success": round(mean, 4)}
