@@ -389,19 +389,38 @@ class Recorder:
             signal.signal(sig, handler)
 
 
-def spawn_recorder(out: Path, display: str, state: Path, *args: str) -> subprocess.Popen:
+def spawn_recorder(out: Path, display: str, state: Path, *args: str,
+                   log: Path | None = None) -> subprocess.Popen:
     """Starts ``workscribe record`` in its own process, as a contributor would, with state in ``state``.
 
-    Its stdout and stderr are pipes (text). Wait for it with ``wait_until_ready``.
+    Its stdout is a pipe (text); its stderr (the recorder's log lines) is appended to ``log`` when
+    given, else a pipe too. A long run should pass ``log``: nobody reads the pipe until the end, and
+    a recorder whose log fills it would block. Wait for it with ``wait_until_ready``.
     """
     env = {**os.environ, "DISPLAY": display, "WORKSCRIBE_HOME": str(state)}
-    return subprocess.Popen([sys.executable, "-m", "workscribe", "record", "--out", str(out),
-                             "--display", display, *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    argv = [sys.executable, "-m", "workscribe", "record", "--out", str(out), "--display", display, *args]
+    if log is None:
+        return subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with log.open("a") as stderr:  # the child keeps its own copy of the file
+        return subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=stderr)
 
 
-def wait_until_ready(proc: subprocess.Popen, state: Path, timeout: float = 30.0) -> None:
-    """Polls the recorder's control socket until every source has started.
+def recorder_log_tail(proc: subprocess.Popen, log: Path | None = None, lines: int = 20) -> str:
+    """The last ``lines`` lines the recorder wrote to stderr: from ``log``, else from its pipe."""
+    if log is not None:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            return ""
+    else:
+        text = proc.stderr.read() if proc.stderr else ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def wait_until_ready(proc: subprocess.Popen, state: Path, timeout: float = 30.0,
+                     log: Path | None = None) -> None:
+    """Polls the recorder's control socket until every source has started (``log``: where its
+    stderr goes, as given to ``spawn_recorder``).
 
     Raises:
         ControlError: the recorder exited, or was not ready within ``timeout`` seconds.
@@ -418,7 +437,7 @@ def wait_until_ready(proc: subprocess.Popen, state: Path, timeout: float = 30.0)
         except ControlError:
             pass
         if proc.poll() is not None:
-            why = proc.stderr.read().strip() if proc.stderr else ""
+            why = recorder_log_tail(proc, log)
             raise ControlError(f"the recorder did not start: {why}")
         if time.monotonic() > deadline:
             raise ControlError(f"the recorder was not ready within {timeout:.0f} s")

@@ -225,6 +225,7 @@ def test_collect_records_episodes_that_export_with_instruction_and_clicks_on_tar
     assert result["tasks"] == {"click-test": {"episodes": 2, "successes": 2},
                                "enter-text": {"episodes": 2, "successes": 2}}
     assert Path(result["spool"]) == out / "spool"
+    assert "recording to" in Path(result["recorder_log"]).read_text()  # the recorder's stderr, kept
     consent = json.loads((out / "home" / "consent.json").read_text())
     assert consent["apps"] == ["Chromium"] and {"input", "screen", "window"} <= set(consent["sources"])
     lines = (out / "episodes.jsonl").read_text().splitlines()

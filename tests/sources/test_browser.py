@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -383,6 +385,69 @@ def test_a_page_outside_the_sites_is_out_of_scope(xdisplay: XDisplay, recorder, 
     blob = spool_bytes(rec.out)
     assert b"Workscribe test form" not in blob and b"alice" not in blob
     assert Spool(rec.out).segments[0].header["consent"]["sites"] == ["file:///srv/elsewhere/*", "localhost"]
+
+
+@pytest.mark.x11
+@pytest.mark.slow
+def test_a_page_whose_first_navigation_was_under_way_when_the_source_attached_is_in_scope(
+        xdisplay: XDisplay, tmp_path: Path) -> None:
+    """A browser attached to while it opens its first page (as each MiniWoB task's new browser is):
+    the page script added for new documents misses the document that then commits, so the source
+    must give it the script, else that page never reports and its window stays out of scope."""
+    release = threading.Event()  # the page's answer is held until the source has attached
+
+    class HeldPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            release.wait(30)
+            body = PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeldPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    url = f"http://{host}/form.html"
+    guard = Guard(Consent("id", "-", ["chromium"], ["input", "window", "browser"], sites=[host]))
+    events: list[dict] = []
+    source = proc = None
+    try:
+        proc, wid = open_window(
+            xdisplay.name, CHROMIUM, "--no-sandbox", "--remote-debugging-port=0",
+            f"--user-data-dir={tmp_path / 'profile'}", "--force-device-scale-factor=1", "--no-first-run",
+            "--no-default-browser-check", "--password-store=basic", "--window-size=600,400", f"--app={url}",
+            wm_class="chromium", timeout=30)
+        window = WindowInfo(wid, "", "chromium", "Chromium", proc.pid, "chromium", 0, 0, 600, 400)
+        guard.on_window(WindowState(window, (window,)))
+        source = BrowserSource(guard.sites, lambda: guard.state.active, guard.on_page, log=lambda m: None,
+                               period_s=0.05)
+        source.start(events.append)
+        deadline = time.monotonic() + 20
+        while source._active is None:  # it watches the blank page shown while the navigation waits
+            assert time.monotonic() < deadline, "the source never saw the browser's page"
+            time.sleep(0.02)
+        release.set()
+        deadline = time.monotonic() + 10
+        while not any(e["kind"] == "snapshot" and e["data"]["url"] == url for e in events):
+            assert time.monotonic() < deadline, f"the page never reported; events: {events}"
+            time.sleep(0.05)
+        assert guard.status == "recording"
+        key = make_event("input", "key_press", {"keycode": 38, "key": "a", "text": "a", "mods": [],
+                                                "x": 10, "y": 10}, t=1)
+        assert guard.admit(key) == [key]
+    finally:
+        release.set()
+        if source is not None:
+            source.stop()
+        if proc is not None:
+            terminate(proc, timeout=10)
+        server.shutdown()
+        server.server_close()
 
 
 def test_cdp_refuses_anything_but_loopback() -> None:

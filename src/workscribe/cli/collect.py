@@ -8,7 +8,8 @@ and lets the human-like demonstrator solve ``--episodes`` episodes with seeds ``
 one episode per demonstration, with the instruction as ``task``.
 
 Also written: ``OUT/episodes.jsonl``, one line per episode (task, seed, instruction, rewards, and
-each gesture with the element it aimed at). Evaluation must use seeds disjoint from those listed.
+each gesture with the element it aimed at), and ``OUT/recorder.log``, what the recorder logged (a
+browser without DevTools, a spool warning ...). Evaluation must use seeds disjoint from those listed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ EPISODE_TIMEOUT_S = 35.0
 SETTLE_S = 0.25
 """Pause after an episode ends, so the recorder grabs the screen that shows its end."""
 EPISODES_FILE = "episodes.jsonl"
+RECORDER_LOG = "recorder.log"
 
 
 def _parse_tasks(text: str) -> list[str]:
@@ -123,7 +125,7 @@ def run_collect(tasks: list[str], episodes: int, seed: int, out: Path, quiet: bo
     from workscribe.envs.miniwob import CHROMIUM_CLASS, MiniWobEnv, MiniWobError, miniwob_site
     from workscribe.envs.miniwob_demo import MiniWobDemonstrator
     from workscribe.envs.xdisplay import DisplayError, XDisplay
-    from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.recorder import recorder_log_tail, spawn_recorder, wait_until_ready
 
     spool_dir, home = out / "spool", out / "home"  # the demonstrator's own state: never the user's consent
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -138,8 +140,8 @@ def run_collect(tasks: list[str], episodes: int, seed: int, out: Path, quiet: bo
     started = time.monotonic()
     try:
         display = XDisplay(*SCREEN_SIZE).start()
-        rec = spawn_recorder(spool_dir, display.name, home, "--json")
-        wait_until_ready(rec, home)
+        rec = spawn_recorder(spool_dir, display.name, home, "--json", log=out / RECORDER_LOG)
+        wait_until_ready(rec, home, log=out / RECORDER_LOG)
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=quiet)
         with bar, (out / EPISODES_FILE).open("a") as log:
@@ -158,9 +160,10 @@ def run_collect(tasks: list[str], episodes: int, seed: int, out: Path, quiet: bo
                 env.close()
                 env = None
         request("stop", socket_path)
-        stdout, stderr = rec.communicate(timeout=60)
+        stdout, _ = rec.communicate(timeout=60)
         if rec.returncode != 0:
-            raise CliError(f"the recorder failed: {stderr.strip()}", code=EXIT_FAILED)
+            raise CliError(f"the recorder failed: {recorder_log_tail(rec, out / RECORDER_LOG)}",
+                           code=EXIT_FAILED)
         recorded = json.loads(stdout)
     except (DisplayError, ChromiumError, MiniWobError, ControlError) as exc:
         raise CliError(str(exc), code=EXIT_FAILED) from None
@@ -181,6 +184,7 @@ def run_collect(tasks: list[str], episodes: int, seed: int, out: Path, quiet: bo
     elapsed = time.monotonic() - started
     return {"env": "miniwob", "tasks": counts, "seeds": [seed, seed + episodes - 1], "spool": str(spool_dir),
             "home": str(home), "key": str(home / "spool.key"), "episodes_file": str(out / EPISODES_FILE),
+            "recorder_log": str(out / RECORDER_LOG),
             "duration_s": round(elapsed, 1), "episodes_per_minute": round(total / elapsed * 60, 1),
             "recorder": recorded}
 

@@ -7,9 +7,12 @@ when N is 0 the browser picked a port and wrote it to ``DevToolsActivePort`` in 
 ``--user-data-dir``. Only loopback is ever connected to (a browser told to listen elsewhere with
 ``--remote-debugging-address`` is refused). The source attaches to every page target of that
 browser and runs ``browser_page.PAGE_SCRIPT`` in an isolated world of each: the page's own scripts
-cannot see it, and it pushes changes through a CDP binding instead of being polled. The page shown
-in the active window is the one whose document has focus, else the page last seen there while it is
-still visible, else the only visible page (titles break ties: the X title starts with the page's).
+cannot see it, and it pushes changes through a CDP binding instead of being polled. The script is
+added for every new document and run at once in the current one; a document whose navigation was
+already under way then (a browser attached to while it opens its first page) misses it, so every
+new main-frame document is also given it, unless it runs there already. The page shown in the
+active window is the one whose document has focus, else the page last seen there while it is still
+visible, else the only visible page (titles break ties: the X title starts with the page's).
 
 **Events** (source ``browser``; documented in ``events.py``): ``page`` when the active page, its
 URL or its title changes; ``snapshot`` of the visible elements of the viewport, in screen pixels,
@@ -91,6 +94,9 @@ ANSWER_EARLY_NS = 100_000_000
 """The page's answer to a click may reach the recorder up to this long before the click's X event."""
 
 _TAB_KEYS = ("Tab", "ISO_Left_Tab")
+
+_PAGE_SCRIPT_ONCE = f"if (!window.__workscribe) {{ {PAGE_SCRIPT} }}"
+"""The page script for a document that may run it already (then it does nothing)."""
 
 
 def browser_family(window: Any) -> str | None:
@@ -451,6 +457,21 @@ class BrowserSource:
         conn.call("Page.addScriptToEvaluateOnNewDocument",
                   {"source": PAGE_SCRIPT, "worldName": WORLD, "runImmediately": True}, session=session)
 
+    def _ensure_script(self, page: _Page) -> None:
+        """Runs the page script in the page's current document, unless it runs there already.
+
+        ``Page.addScriptToEvaluateOnNewDocument`` misses a document whose navigation was under way
+        when the script was added: that document would never report its state, and its window
+        would stay out of scope.
+        """
+        conn = page.browser.conn
+        if conn is None or page.session is None or page.target not in page.browser.pages:
+            return
+        world = conn.call("Page.createIsolatedWorld", {"frameId": page.target, "worldName": WORLD},
+                          session=page.session)  # the world the added script uses, if it ran
+        conn.send("Runtime.evaluate", {"expression": _PAGE_SCRIPT_ONCE,
+                                       "contextId": world["executionContextId"]}, session=page.session)
+
     def _force(self, page: _Page) -> None:
         """Asks the page for a fresh snapshot (and its state) even if nothing changed."""
         conn = page.browser.conn
@@ -465,6 +486,13 @@ class BrowserSource:
         if method == "Runtime.bindingCalled":
             if params.get("name") == BINDING and session in browser.sessions:
                 self._on_message(browser.sessions[session], params)
+            return
+        if method == "Runtime.executionContextCreated":  # a new document in a page (or a frame)
+            aux = params.get("context", {}).get("auxData") or {}
+            page = browser.sessions.get(session or "")
+            if page is not None and aux.get("isDefault") and aux.get("frameId") == page.target:
+                self._jobs.append(lambda: self._ensure_script(page))
+                self._wake.set()
             return
         if method in ("Target.targetCreated", "Target.targetInfoChanged"):
             info = params["targetInfo"]
