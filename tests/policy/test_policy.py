@@ -30,7 +30,11 @@ def decisions(n: int, seed: int) -> list[Example]:
             page = _page(rng)
             target = rng.randrange(len(page))
             obs = Observation(f'Click on the "{page[target]["text"]}" button.', page)
-            out.append(Example(obs, ACTION_CLASSES.index("click"), element=target, split=split))
+            x, y, w, h = page[target]["box"]
+            ex = Example(obs, ACTION_CLASSES.index("click"), element=target, split=split)
+            ex.gold = {"episode_id": f"e{i}", "step": 0, "screen_w": 500, "screen_h": 300, "target_box": [
+                x, y, x + w, y + h], "action": {"type": "click", "x": x + 3, "y": y + 3}}
+            out.append(ex)
         elif i % 3 == 1:  # type the quoted word into the focused field
             word = rng.choice(WORDS) + str(rng.randrange(100))
             obs = Observation(f'Enter "{word}" into the field.', [_field(True, "answer")],
@@ -62,6 +66,9 @@ def test_the_policy_learns_small_decisions_and_acts_on_new_ones(tmp_path: Path) 
     report = train(decisions(240, seed=1), tmp_path / "m", epochs=8, seed=0)
     assert report["curve"][-1]["loss"] < report["curve"][0]["loss"]
     assert report["curve"][-1]["validation_accuracy"] >= 0.9, report["curve"]
+    scores = report["held_out_scores"]  # workscribe score's metrics on the held-out clicks
+    assert scores["model"]["counts"]["steps"] == 16 and scores["model"]["click_score"] >= 0.9
+    assert set(scores["baselines"]) == {"most_frequent", "repeat_last"}
     agent = PolicyAgent(tmp_path / "m")
     right = 0
     fresh = decisions(60, seed=7)

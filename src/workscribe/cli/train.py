@@ -53,7 +53,12 @@ def train(dataset: Path, out: Path, device: str, epochs: int, lr: float, seed: i
         ("decisions (train / held out)", f"{report['decisions']} / {report['held_out']}"),
         ("episodes", report["episodes"]), ("epochs", report["epochs"]), ("final loss", last["loss"]),
         ("train accuracy", last["train_accuracy"]), ("held-out accuracy", last.get("validation_accuracy")),
-        ("seconds", report["train_seconds"]), ("skipped", report["skipped"])])
+        ("seconds", report["train_seconds"]), ("skipped", report["skipped"]),
+        *([("held-out step success (most frequent / repeat last)",
+            f"{report['held_out_scores']['model']['step_success']:.3f} "
+            f"({report['held_out_scores']['baselines']['most_frequent']['step_success']:.3f} / "
+            f"{report['held_out_scores']['baselines']['repeat_last']['step_success']:.3f})")]
+          if "held_out_scores" in report else [])])
 
 
 def register(cli: click.Group) -> None:

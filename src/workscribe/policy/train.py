@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from workscribe.dataset.source import ACTION_FIELDS
 from workscribe.policy.features import (
     ACTION_CLASSES,
     Observation,
@@ -55,6 +56,7 @@ class Example:
     split: str = "train"
     episode: str = ""
     ticket: str | None = None  # ``TASK#SEED`` for collected MiniWoB++ demonstrations
+    gold: dict[str, Any] | None = None  # the step as ``workscribe score`` reads it
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,8 +98,8 @@ def load_rows(folder: Path) -> list[dict[str, Any]]:
     if not files:
         raise ValueError(f"{folder}: no Parquet files (expected an hf export: workscribe export --format hf)")
     rows = []
-    columns = ["episode_id", "step", "task", "ticket", "outcome", "action_type", "x", "y", "text", "keys",
-               "browser"]
+    columns = ["episode_id", "step", "task", "ticket", "outcome", "action_type", "x", "y", "x2", "y2",
+               "button", "text", "keys", "dx", "dy", "screen_w", "screen_h", "browser"]
     for path in files:
         split = "validation" if path.name.startswith("validation") else "train"
         try:
@@ -129,11 +131,16 @@ def load_examples(folder: Path, successful_only: bool = True) -> tuple[list[Exam
                 continue
             ex = Example(obs, ACTION_CLASSES.index(kind), split=row["split"], episode=episode_id,
                          ticket=row["ticket"])
+            ex.gold = {"episode_id": episode_id, "step": row["step"], "screen_w": row["screen_w"],
+                       "screen_h": row["screen_h"],
+                       "action": {"type": row["action_type"], **{k: row[k] for k in ACTION_FIELDS[1:]}}}
             done: dict[str, Any] = {"type": kind, "element": None, "text": row["text"], "keys": row["keys"]}
             if kind == "click":
                 ex.element = target_element(obs.elements, row["x"], row["y"])
                 if ex.element is not None:
                     done["element"] = element_key(obs.elements[ex.element])
+                    bx, by, bw, bh = obs.elements[ex.element]["box"][:4]
+                    ex.gold["target_box"] = [bx, by, bx + bw, by + bh]  # a click anywhere on it is right
             elif kind == "type":
                 texts = [c.text for c in candidates(obs)]
                 ex.span = texts.index(row["text"]) if row["text"] in texts else None
@@ -222,7 +229,9 @@ def train(examples: list[Example], out: Path, epochs: int = 15, lr: float = 3e-3
         task, _, seed_text = (ex.ticket or "").rpartition("#")
         if task and seed_text.lstrip("-").isdigit():
             seeds.setdefault(task, set()).add(int(seed_text))
+    scores = held_out_scores(model, examples)
     report = {"decisions": len(train_set), "held_out": len(held_out), "epochs": epochs, "keys": keys,
+              **({"held_out_scores": scores} if scores else {}),
               "seeds": {t: sorted(v) for t, v in sorted(seeds.items())},
               "episodes": len({ex.episode for ex in examples}), "train_seconds": round(seconds, 1),
               "device": device, "curve": curve}
@@ -244,20 +253,44 @@ class PolicyAgent:
         self.model.load_state_dict(saved["state"])
         self.model.eval()
 
-    @torch.no_grad()
     def act(self, obs: Observation) -> dict[str, Any]:
         """``{"type": click|type|key, "x", "y", "text", "keys", "element"}`` in screen pixels."""
-        x = encode(obs)
-        out = self.model(x)
-        kind = ACTION_CLASSES[int(out["kind"].argmax())]
-        action: dict[str, Any] = {"type": kind, "x": None, "y": None, "text": None, "keys": None,
-                                  "element": None}
-        if kind == "click" and out["element"].numel():
-            i = int(out["element"].argmax())
-            bx, by, bw, bh = (obs.elements[i].get("box") or [0, 0, 0, 0])[:4]
-            action.update(x=round(bx + bw / 2), y=round(by + bh / 2), element=element_key(obs.elements[i]))
-        elif kind == "type" and out["span"].numel():
-            action["text"] = x["candidates"][int(out["span"].argmax())].text
-        elif kind == "key" and self.model.keys:
-            action["keys"] = self.model.keys[int(out["key"].argmax())]
-        return action
+        return act(self.model, obs)
+
+
+@torch.no_grad()
+def act(model: Policy, obs: Observation) -> dict[str, Any]:
+    """The action ``model`` takes for ``obs`` (see ``PolicyAgent.act``)."""
+    x = encode(obs)
+    out = model(x)
+    kind = ACTION_CLASSES[int(out["kind"].argmax())]
+    action: dict[str, Any] = {"type": kind, "x": None, "y": None, "text": None, "keys": None, "element": None}
+    if kind == "click" and out["element"].numel():
+        i = int(out["element"].argmax())
+        bx, by, bw, bh = (obs.elements[i].get("box") or [0, 0, 0, 0])[:4]
+        action.update(x=round(bx + bw / 2), y=round(by + bh / 2), element=element_key(obs.elements[i]))
+    elif kind == "type" and out["span"].numel():
+        action["text"] = x["candidates"][int(out["span"].argmax())].text
+    elif kind == "key" and model.keys:
+        action["keys"] = model.keys[int(out["key"].argmax())]
+    return action
+
+
+def held_out_scores(model: Policy, examples: list[Example]) -> dict[str, Any] | None:
+    """Offline step scores (``workscribe score`` metrics) of ``model`` on held-out decisions, with the
+    baselines; None when there is no held-out decision."""
+    from workscribe.evaluate.metrics import baselines, score
+
+    held = [ex for ex in examples if ex.split != "train" and ex.gold]
+    if not held:
+        return None
+    model.eval()
+    preds = []
+    for ex in held:
+        a = act(model, ex.obs)
+        kind = a["type"] if a["type"] != "key" else ("hotkey" if "+" in (a["keys"] or "") else "key")
+        action = {"type": kind, "x": a["x"], "y": a["y"], "text": a["text"], "keys": a["keys"]}
+        preds.append({"episode_id": ex.gold["episode_id"], "step": ex.gold["step"],  # type: ignore[index]
+                      "action": action})
+    gold = [ex.gold for ex in held]
+    return {"model": score(preds, gold), "baselines": baselines(gold)}
