@@ -21,9 +21,10 @@ STYLES = ("pyautogui", "anthropic", "openai")
 SCROLL_PX = 100  # pixels of one wheel step, for OpenAI's pixel scroll amounts
 
 # our key names (``keys`` of an action) -> xdotool keysym names (Anthropic's ``key`` action)
-_XDOTOOL = {"enter": "Return", "escape": "Escape", "tab": "Tab", "backspace": "BackSpace", "delete": "Delete",
-            "space": "space", "up": "Up", "down": "Down", "left": "Left", "right": "Right", "home": "Home",
-            "end": "End", "page_up": "Prior", "page_down": "Next", "insert": "Insert"}
+XDOTOOL_KEYS = {"enter": "Return", "escape": "Escape", "tab": "Tab", "backspace": "BackSpace",
+                "delete": "Delete", "space": "space", "up": "Up", "down": "Down", "left": "Left",
+                "right": "Right", "home": "Home", "end": "End", "page_up": "Prior", "page_down": "Next",
+                "insert": "Insert"}
 # our key names -> OpenAI keypress names
 _OPENAI = {"ctrl": "CTRL", "alt": "ALT", "shift": "SHIFT", "super": "META", "altgr": "ALTGR",
            "enter": "ENTER",
@@ -83,7 +84,7 @@ def pyautogui(a: dict[str, Any], screen: tuple[int, int]) -> str:
 
 
 def _xdotool_keys(a: dict[str, Any]) -> str:
-    return "+".join(_XDOTOOL.get(k, k) for k in _keys(a))
+    return "+".join(XDOTOOL_KEYS.get(k, k) for k in _keys(a))
 
 
 def anthropic(a: dict[str, Any]) -> dict[str, Any]:

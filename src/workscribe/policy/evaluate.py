@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workscribe.dataset.vocab import _XDOTOOL
+from workscribe.dataset.vocab import XDOTOOL_KEYS
 from workscribe.envs.xdisplay import XDisplay, xdotool
 from workscribe.events import Event, now_ns
 from workscribe.policy.features import Observation
@@ -103,7 +103,7 @@ def perform(display: XDisplay, action: dict[str, Any], instruction: str) -> None
         if text:
             xdotool(display.name, "type", "--delay", "15", text)
     elif action["type"] == "key" and action["keys"]:
-        keys = "+".join(_XDOTOOL.get(k, k) for k in action["keys"].split("+"))
+        keys = "+".join(XDOTOOL_KEYS.get(k, k) for k in action["keys"].split("+"))
         xdotool(display.name, "key", "--delay", "0", keys)
 
 
