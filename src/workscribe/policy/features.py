@@ -34,7 +34,7 @@ _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'|“([^”]+)”")
 _SPLIT = re.compile(r"\S+")
 _INPUT_TYPES = {"text", "search", "email", "url", "tel", "number", "password", ""}
 
-ELEMENT_FEATURES = 18
+ELEMENT_FEATURES = 19
 SPAN_FEATURES = 8
 HISTORY_FEATURES = len(ACTION_CLASSES) + 6  # see history_features
 
@@ -90,7 +90,8 @@ class Observation:
 def element_features(obs: Observation) -> tuple[list[list[int]], list[list[float]]]:
     """Token ids and numbers for each element (at most ``MAX_ELEMENTS``)."""
     instr = set(words(obs.instruction))
-    quotes = [q.lower() for q in quoted(obs.instruction)]
+    raw_quotes = {q.strip() for q in quoted(obs.instruction)}
+    quotes = [q.lower() for q in raw_quotes]
     clicked: dict[str, int] = {}
     for h in obs.history:
         if h.get("element") is not None:
@@ -115,9 +116,14 @@ def element_features(obs: Observation) -> tuple[list[list[int]], list[list[float
             float(bool(text) and f" {text} " in f" {' '.join(words(obs.instruction))} "),
             min(3, clicked.get(element_key(el), 0)) / 3, float(bool(value)),
             float(bool(value) and value.lower() in quotes), float(not text_toks),
+            float(_own_text(el) in raw_quotes),  # exact, case included: "Cancel" is not "cancel"
         ])
         all_ids.append(ids(toks) or [0])
     return all_ids, feats
+
+
+def _own_text(el: dict[str, Any]) -> str:
+    return str(el.get("text") or el.get("name") or "").strip()
 
 
 def element_key(el: dict[str, Any]) -> str:
