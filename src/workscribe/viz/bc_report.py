@@ -123,22 +123,9 @@ def render_bc_report(model_dir: Path, export_dir: Path, eval_result: dict[str, A
 
 def export_decisions(export_dir: Path) -> list[Decision]:
     """The decisions ``load_examples`` makes of the export, each with the row it came from."""
-    examples: dict[str, list[Example]] = {}
-    for ex in load_examples(export_dir)[0]:
-        examples.setdefault(ex.episode, []).append(ex)
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for row in load_rows(export_dir):
-        if row["episode_id"] in examples:
-            rows.setdefault(row["episode_id"], []).append(row)
-    out = []
-    for episode, exs in examples.items():
-        # the steps load_examples keeps: an action class the policy has and a page snapshot
-        kept = [r for r in rows[episode] if _CLASS.get(r["action_type"]) and r.get("browser")]
-        if len(kept) != len(exs):
-            raise ValueError(f"{export_dir}: episode {episode} has {len(kept)} usable steps but "
-                             f"{len(exs)} decisions; the report and load_examples disagree")
-        out += [Decision(r, ex) for r, ex in zip(kept, exs, strict=True)]
-    return out
+    rows = {(r["episode_id"], r["step"]): r for r in load_rows(export_dir)}
+    return [Decision(rows[ex.gold["episode_id"], ex.gold["step"]], ex)  # type: ignore[index]
+            for ex in load_examples(export_dir)[0]]
 
 
 def spread_over_tasks(decisions: list[Decision], limit: int) -> list[Decision]:
