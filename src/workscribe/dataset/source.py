@@ -60,10 +60,6 @@ class Dataset:
     problems: list[str] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
 
-    def spool_of(self, episode: dict[str, Any]) -> Spool:
-        """The spool an episode was read from (its frames are decoded there)."""
-        return self.spools[episode["_spool"]]
-
 
 def open_dataset(folders: list[Path], key: bytes | None = None) -> Dataset:
     """Opens every spool of ``folders``; a folder that cannot be read at all raises ``SpoolReadError``."""
