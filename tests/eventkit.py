@@ -62,3 +62,23 @@ def gap(t: float) -> Event:
     return make_event(
         "guard", "gap", {"reason": "paused", "start": round(t * MS), "end": round(t * MS)}, t=round(t * MS)
     )
+
+
+def command(start: float, end: float, line: str, exit_code: int = 0, cwd: str = "~/src/app",
+            cwd_after: str | None = None, seq: int = 1, output: str | None = None) -> Event:
+    """A ``shell/command`` event (stamped when the command ended, as the shell source does)."""
+    data = {"shell": "bash", "session": "0a0b0c0d", "seq": seq, "text": line, "cwd": cwd,
+            "cwd_after": cwd_after or cwd, "exit_code": exit_code, "start": round(start * MS),
+            "end": round(end * MS), "output": output, "output_truncated": False}
+    return make_event("shell", "command", data, t=round(end * MS))
+
+
+def edit(t: float, path: str, diff: str, op: str = "modify", repo: str = "~/src/app") -> Event:
+    data = {"repo": repo, "path": path, "op": op, "old_path": None, "diff": diff, "added": diff.count("\n+"),
+            "removed": diff.count("\n-")}
+    return make_event("files", "edit", data, t=round(t * MS))
+
+
+def git(t: float, kind: str, hash_: str, branch: str = "main", repo: str = "~/src/app", **data: Any) -> Event:
+    """A ``git/<kind>`` event (``head``, ``commit``, ``checkout`` ...)."""
+    return make_event("git", kind, {"repo": repo, "branch": branch, "hash": hash_, **data}, t=round(t * MS))

@@ -153,3 +153,58 @@ def test_a_login_page_watched_by_the_browser_source_is_secure_only_in_its_passwo
     g2 = Guard(_consent(["xterm"]), now=Clock())
     g2.on_window(WindowState(active=other, stacking=[other]))
     assert g2.admit(_key(2_000)) == []  # elsewhere the title rule stands
+
+
+def _git_repo(path: Path) -> Path:
+    import subprocess
+
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+def test_coding_sources_need_repos_that_are_git_work_trees_and_no_apps(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "app")
+    with pytest.raises(ConsentError, match="need repos"):
+        guard.grant([], ["shell"], home=tmp_path)
+    with pytest.raises(ConsentError, match="not a git work tree"):
+        guard.grant([], ["files"], home=tmp_path, repos=[str(tmp_path)])
+    with pytest.raises(ConsentError, match="not a folder"):
+        guard.grant([], ["git"], home=tmp_path, repos=[str(tmp_path / "nope")])
+    with pytest.raises(ConsentError, match="shell-output adds output"):
+        guard.grant([], ["shell-output", "files"], home=tmp_path, repos=[str(repo)])
+    with pytest.raises(ConsentError, match="--repos scopes"):
+        guard.grant(["xterm"], ["input"], home=tmp_path, repos=[str(repo)])
+    consent = guard.grant([], ["shell", "files", "git"], home=tmp_path, repos=[str(repo / ".")])
+    assert consent.repos == [str(repo.resolve())] and not consent.gui
+    assert Guard(consent).status == "recording"  # no window scope without display sources
+    import os
+
+    home = os.path.expanduser("~")
+    if str(repo).startswith(home + "/"):
+        assert home not in str(consent.scope())
+
+
+def _shell(t: int, cwd: str, cwd_after: str | None = None, start: int | None = None) -> dict:
+    return make_event("shell", "command", {"text": "make", "cwd": cwd, "cwd_after": cwd_after or cwd,
+                                           "start": t - 5 if start is None else start, "end": t}, t=t)
+
+
+def test_commands_are_kept_only_inside_granted_repos_and_never_across_a_pause(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "app")
+    consent = Consent(contributor_id="c", granted_at="-", apps=[], sources=["shell", "git"],
+                      repos=[str(repo)])
+    clock = Clock()
+    g = Guard(consent, now=clock)
+    assert g.admit(_shell(10, str(repo / "src")))
+    assert g.admit(_shell(11, str(tmp_path), cwd_after=str(repo)))  # `cd app` counts
+    assert g.admit(_shell(12, str(tmp_path))) == []
+    assert g.admit(_shell(13, str(tmp_path) + "/app-other")) == []  # a prefix is not inside
+    clock.t = 100
+    g.set_paused(True)
+    clock.t = 200
+    g.set_paused(False)
+    assert g.admit(_shell(250, str(repo), start=150)) == []  # it ran while the pause began... or ended
+    assert g.admit(_shell(90, str(repo), start=50)) != []
+    assert g.admit(make_event("git", "commit", {"repo": "~/app"}, t=150)) == []
+    assert g.admit(make_event("git", "commit", {"repo": "~/app"}, t=201)) != []

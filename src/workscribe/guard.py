@@ -5,6 +5,12 @@ may be recorded, the sites whose pages may be, the sources that may run, how lon
 ``workscribe record`` refuses to start without a valid one. ``AppMatcher`` decides for each window
 whether its app is in scope, ``SiteMatcher`` for each page URL whether its site is.
 
+Repos apply to the coding sources (``shell``, ``shell-output``, ``files``, ``git``): granting any of
+them needs ``--repos`` (git work trees), and ``--repos`` needs one of them. A shell command is kept only
+when its working directory, before or after it ran, is inside a granted repo; file edits and git
+events are watched only there. These sources need no display and no app: a consent of only them
+records without X.
+
 Sites apply through the ``browser`` source, which is the only one that knows what a browser window
 shows: granting ``browser`` needs ``--sites`` (``*`` for every site), and ``--sites`` needs
 ``browser``. With them, a browser window is in scope only while the page it shows is known to be
@@ -34,8 +40,15 @@ from workscribe.secure import password_manager, secure_window
 POLICY_VERSION = "2026-11-1"
 """Version of the recording policy a contributor agrees to; stored in every consent and segment."""
 
-SOURCES = ("input", "screen", "window", "browser")
-"""Sources this version can record. Later sources (shell, files, git) join this list."""
+SOURCES = ("input", "screen", "window", "browser", "shell", "shell-output", "files", "git")
+"""Sources this version can record. ``shell-output`` adds the tail of each command's output to
+``shell`` (it needs ``shell``)."""
+
+GUI_SOURCES = ("input", "screen", "window", "browser")
+"""Sources that watch the X display; they are scoped by ``apps`` (and ``sites``)."""
+
+CODING_SOURCES = ("shell", "shell-output", "files", "git")
+"""Sources of coding work; they are scoped by ``repos`` and need no display."""
 
 CONSENT_FILE = "consent.json"
 DEVICE_KEY_FILE = "device.key"
@@ -62,6 +75,7 @@ class Consent:
     apps: list[str]  # allowed apps: WM_CLASS instance or class, or process name; "*" = every app
     sources: list[str]  # allowed sources, a subset of SOURCES
     sites: list[str] = field(default_factory=list)  # allowed sites (SiteMatcher patterns); needs "browser"
+    repos: list[str] = field(default_factory=list)  # allowed git work trees (absolute); needs a coding source
     retention_days: int = 30  # segments older than this are deleted
     policy_version: str = POLICY_VERSION  # the policy text the contributor agreed to
     revoked_at: str | None = None  # set by `workscribe consent revoke`
@@ -73,8 +87,20 @@ class Consent:
             raise ConsentError(f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}")
         if not self.sources:
             raise ConsentError("no sources granted; pass --sources, e.g. --sources input,screen,window")
-        if not self.apps:
-            raise ConsentError("no apps granted; pass --apps, e.g. --apps xterm,code (or '*' for all)")
+        gui = [s for s in self.sources if s in GUI_SOURCES]
+        coding = [s for s in self.sources if s in CODING_SOURCES]
+        if gui and not self.apps:
+            raise ConsentError(f"no apps granted for {', '.join(gui)}; pass --apps, e.g. --apps xterm,code "
+                               "(or '*' for all)")
+        if self.apps and not gui:
+            raise ConsentError("--apps scopes the input, screen, window and browser sources; add one to "
+                               "--sources or leave --apps out")
+        if coding and not self.repos:
+            raise ConsentError(f"{', '.join(coding)} need repos; pass --repos, e.g. --repos ~/src/app")
+        if self.repos and not coding:
+            raise ConsentError("--repos scopes the shell, files and git sources; add one to --sources")
+        if "shell-output" in self.sources and "shell" not in self.sources:
+            raise ConsentError("shell-output adds output to the shell source; add shell to --sources")
         if self.retention_days <= 0:
             raise ConsentError(f"retention must be at least 1 day, got {self.retention_days}")
         if "browser" in self.sources and not self.sites:
@@ -96,7 +122,16 @@ class Consent:
                  "policy_version": self.policy_version, "retention_days": self.retention_days}
         if self.sites:
             scope["sites"] = self.sites
+        if self.repos:
+            from workscribe.redact.identity import redact_private
+
+            scope["repos"] = [redact_private(r) for r in self.repos]  # ~/src/app: no home path in segments
         return scope
+
+    @property
+    def gui(self) -> bool:
+        """True when a source that watches the display is granted (the recorder then needs X)."""
+        return any(s in GUI_SOURCES for s in self.sources)
 
 
 def _now_iso() -> str:
@@ -118,9 +153,30 @@ def pseudonym(user: str, key: bytes) -> str:
     return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def check_repos(repos: list[str]) -> list[str]:
+    """The absolute top folders of the git work trees ``repos`` (``~`` expanded), or ``ConsentError``."""
+    import subprocess
+
+    out = []
+    for repo in repos:
+        path = Path(os.path.expanduser(repo.strip())).resolve()
+        if not path.is_dir():
+            raise ConsentError(f"repo {repo!r} is not a folder")
+        try:
+            top = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"],
+                                 capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConsentError(f"cannot run git to check repo {repo!r}: {exc}") from None
+        if top.returncode != 0:
+            raise ConsentError(f"repo {repo!r} is not a git work tree (git init it, or grant its top folder)")
+        out.append(str(Path(top.stdout.strip()).resolve()))
+    return sorted(set(out))
+
+
 def grant(apps: list[str], sources: list[str], retention_days: int = 30,
-          home: Path | None = None, sites: list[str] | None = None) -> Consent:
-    """Writes a new consent record, replacing any earlier one."""
+          home: Path | None = None, sites: list[str] | None = None,
+          repos: list[str] | None = None) -> Consent:
+    """Writes a new consent record, replacing any earlier one (``repos`` must be git work trees)."""
     home = home or paths.home()
     consent = Consent(
         contributor_id=pseudonym(getpass.getuser(), device_key(home)),
@@ -129,6 +185,7 @@ def grant(apps: list[str], sources: list[str], retention_days: int = 30,
         sources=sorted({x.strip() for x in sources if x.strip()},
                        key=lambda s: SOURCES.index(s) if s in SOURCES else len(SOURCES)),
         sites=sorted({x.strip() for x in sites or [] if x.strip()}, key=str.lower),
+        repos=check_repos(repos or []),
         retention_days=retention_days,
     )
     _write(home / CONSENT_FILE, asdict(consent))
@@ -284,6 +341,8 @@ class Guard:
         self.sites = SiteMatcher(consent.sites) if "browser" in consent.sources else None
         self._pages: dict[int, bool] = {}  # browser window id -> its page is within the sites
         self.store_windows = "window" in consent.sources
+        self.gui = consent.gui  # without display sources there is no window scope, only pauses
+        self.repos = [r.rstrip("/") for r in consent.repos]
         self.now = now or now_ns
         self.paused = False
         self._pauses: deque[list[int | None]] = deque(maxlen=8)  # [start, end or None] of recent pauses
@@ -302,7 +361,7 @@ class Guard:
         """``recording``, ``paused`` or ``out of scope``."""
         if self.paused:
             return "paused"
-        return "recording" if self._active_app else "out of scope"
+        return "recording" if self._active_app or not self.gui else "out of scope"
 
     def on_window(self, state: Any) -> list[Event]:
         """Takes a new window snapshot; returns gap events that this change closes."""
@@ -372,7 +431,7 @@ class Guard:
         return out
 
     def _update_gap(self, t: int) -> list[Event]:
-        reason = "paused" if self.paused else (None if self._active_app else "out_of_scope")
+        reason = "paused" if self.paused else (None if self._active_app or not self.gui else "out_of_scope")
         current = self._gap[1] if self._gap else None
         if reason == current:
             return []
@@ -413,6 +472,8 @@ class Guard:
                     or not self.sites.match(data.get("url", ""))):
                 return []
             return [event]
+        if source in ("shell", "files", "git"):
+            return self._admit_coding(event)
         if source != "input" or self._in_pause(event["t"]):
             self.dropped += source == "input"
             return []
@@ -449,6 +510,31 @@ class Guard:
             self.dropped += 1
             return prefix
         return [*prefix, event]
+
+    def _admit_coding(self, event: Event) -> list[Event]:
+        """Shell commands, file edits and git events: kept unless paused while they happened, and a
+        command only when its working directory (before or after) is inside a granted repo."""
+        data = event["data"]
+        start = end = event["t"]
+        if event["source"] == "shell":  # a command that ran while a pause began or ended is dropped whole
+            start, end = min(data.get("start", start), start), max(data.get("end", end), end)
+            if not (self.in_repos(data.get("cwd")) or self.in_repos(data.get("cwd_after"))):
+                self.dropped += 1
+                return []
+        if self.paused or any(p_start <= end and (p_end is None or start < p_end)
+                              for p_start, p_end in self._pauses):
+            self.dropped += 1
+            return []
+        return [event]
+
+    def in_repos(self, path: str | None) -> bool:
+        """True if ``path`` (absolute; symlinks are resolved too) is a granted repo or inside one."""
+        if not path:
+            return False
+        for candidate in dict.fromkeys((path.rstrip("/") or "/", os.path.realpath(path))):
+            if any(candidate == r or candidate.startswith(r + "/") for r in self.repos):
+                return True
+        return False
 
     def _pointer_allowed(self, x: int, y: int) -> bool:
         return self._match(self.state.window_at(x, y)) is not None

@@ -36,6 +36,7 @@ from workscribe.redact.text import RULESET_VERSION
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
 from workscribe.sources.browser import browser_family, redact_event
+from workscribe.sources.shell import redact_event as redact_shell
 from workscribe.spool import crypto
 from workscribe.spool.retention import delete_recordings, expired_recordings
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
@@ -135,6 +136,12 @@ class Recorder:
         for event in kept:
             if event["source"] == "browser":  # not input: it must not end a run of typing
                 out.append(redact_event(event))
+                continue
+            if event["source"] == "shell":
+                out.append(redact_shell(event))
+                continue
+            if event["source"] in ("files", "git"):  # redacted by their sources
+                out.append(event)
                 continue
             if event["source"] == "window" and event["data"].get("title"):
                 event = {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
@@ -272,14 +279,11 @@ class Recorder:
 
     def run(self) -> dict[str, Any]:
         """Records until the duration ends, a signal or ``stop`` arrives, or consent is revoked."""
-        from workscribe.sources import platform_backend
-
-        platform_backend()
-        from workscribe.sources.x11.input import X11InputSource
-        from workscribe.sources.x11.screen import ScreenSource
-        from workscribe.sources.x11.window import X11WindowSource
-
         opts = self.options
+        if self.consent.gui:
+            from workscribe.sources import platform_backend
+
+            platform_backend()
         control = ControlServer(self.handle)
         self.spool = SpoolWriter(SpoolConfig(
             out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
@@ -292,31 +296,14 @@ class Recorder:
         self._expire()
         last_expiry = last_consent_check = time.monotonic()
         try:
-            window = X11WindowSource(opts.display, on_change=self._on_window)
-            self.sources.append(window)
-            window.start(self._on_event)
-            if "browser" in self.consent.sources:
-                from workscribe.sources.browser import BrowserSource
-
-                self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
-                                             self._on_page_scope, log=self.log)
-                self.browser.start(self._on_event)
-                self.sources.append(self.browser)
-            if "screen" in self.consent.sources:
-                self.frames = FrameRedactionStage(ImageRedactor(finder=find_private), self.spool.put_frame)
-                self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
-                                           keyframe_s=opts.keyframe_s)
-                self.screen.start(self._on_frame)
-                self.sources.append(self.screen)
-            if "input" in self.consent.sources:
-                self.echo = EchoWatch(self._active_tty, self._release_keys, lambda: bool(self._held))
-                self.echo.start()
-                self.sources.append(self.echo)
-                source = X11InputSource(opts.display)
-                source.start(self._on_event)
-                self.sources.append(source)
+            if self.consent.gui:
+                self._start_display_sources()
+            self._start_coding_sources()
             self.ready = True
-            self.log(f"recording to {opts.out} ({self.guard.status}); apps: {', '.join(self.consent.apps)}; "
+            scope = [f"apps: {', '.join(self.consent.apps)}"] if self.consent.apps else []
+            if self.consent.repos:
+                scope.append(f"repos: {', '.join(map(redact_private, self.consent.repos))}")
+            self.log(f"recording to {opts.out} ({self.guard.status}); {'; '.join(scope)}; "
                      "`workscribe pause` / `workscribe status`; Ctrl-C stops")
             deadline = time.monotonic() + opts.duration if opts.duration else None
             while not self._stop.is_set():
@@ -364,6 +351,60 @@ class Recorder:
                 "frames_redacted": self.frames.redacted_frames if self.frames else 0,
                 "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}
+
+    def _start_display_sources(self) -> None:
+        """The window, browser, screen and input sources of the consent (X11)."""
+        from workscribe.sources.x11.input import X11InputSource
+        from workscribe.sources.x11.screen import ScreenSource
+        from workscribe.sources.x11.window import X11WindowSource
+
+        opts = self.options
+        assert self.spool is not None
+        window = X11WindowSource(opts.display, on_change=self._on_window)
+        self.sources.append(window)
+        window.start(self._on_event)
+        if "browser" in self.consent.sources:
+            from workscribe.sources.browser import BrowserSource
+
+            self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
+                                         self._on_page_scope, log=self.log)
+            self.browser.start(self._on_event)
+            self.sources.append(self.browser)
+        if "screen" in self.consent.sources:
+            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private), self.spool.put_frame)
+            self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
+                                       keyframe_s=opts.keyframe_s)
+            self.screen.start(self._on_frame)
+            self.sources.append(self.screen)
+        if "input" in self.consent.sources:
+            self.echo = EchoWatch(self._active_tty, self._release_keys, lambda: bool(self._held))
+            self.echo.start()
+            self.sources.append(self.echo)
+            source = X11InputSource(opts.display)
+            source.start(self._on_event)
+            self.sources.append(source)
+
+    def _start_coding_sources(self) -> None:
+        """The shell, files and git sources of the consent: they need no display."""
+        repos = [Path(r) for r in self.consent.repos]
+        if "shell" in self.consent.sources:
+            from workscribe.sources.shell import ShellSource, port_file
+
+            shell = ShellSource(port_file(), output="shell-output" in self.consent.sources, log=self.log)
+            shell.start(self._on_event)
+            self.sources.append(shell)
+        if "files" in self.consent.sources:
+            from workscribe.sources.files import FilesSource
+
+            files = FilesSource(repos, log=self.log)
+            files.start(self._on_event)
+            self.sources.append(files)
+        if "git" in self.consent.sources:
+            from workscribe.sources.git import GitSource
+
+            git = GitSource(repos, log=self.log)
+            git.start(self._on_event)
+            self.sources.append(git)
 
     def _expire(self) -> None:
         """Deletes recordings older than the consent's retention (never the one being written)."""

@@ -52,12 +52,13 @@ def _register() -> None:
         redact,
         review,
         score,
+        shell,
         stats,
         train,
     )
 
     for module in (consent, record, inspect, review, export, bench, demo, collect, redact, score, stats,
-                   train, eval):
+                   train, eval, shell):
         module.register(cli)
 
 

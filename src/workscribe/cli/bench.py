@@ -136,6 +136,39 @@ def bench_browser_cmd(repeats: int, as_json: bool) -> None:
     print_table(f"bench browser ({repeats} snapshots per page)", columns, rows)
 
 
+@bench_group.command("shell")
+@click.option("--prompts", default=400, show_default=True, type=int,
+              help="Prompts timed per shell and state.")
+@json_option
+def bench_shell_cmd(prompts: int, as_json: bool) -> None:
+    """Measure the latency the shell hook adds per prompt (bash, and zsh if installed), recorder up and down.
+
+    Example: workscribe bench shell --json
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from workscribe.bench.shell import bench_shell
+
+    if prompts < 10:
+        raise CliError("--prompts must be at least 10")
+    try:
+        with Progress(TextColumn("timing prompts"), BarColumn(), TaskProgressColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("prompts", total=1.0)
+            result = bench_shell(prompts, progress=lambda f: bar.update(task, completed=f))
+    except RuntimeError as exc:
+        raise CliError(str(exc), code=EXIT_FAILED) from None
+    if as_json:
+        echo_json(result)
+        return
+    rows = [(shell, state, *figures.values()) for shell, states in result["shells"].items()
+            for state, figures in states.items()]
+    print_table(f"bench shell ({prompts} prompts each; target: added median <= 2 ms, p99 <= 5 ms; "
+                f"{'met' if result['met'] else 'NOT met'})",
+                ["shell", "state", "median ms", "p99 ms", "added median ms", "added p99 ms"], rows)
+
+
 def register(cli: click.Group) -> None:
     """Adds the bench verbs to ``cli``."""
     cli.add_command(bench_group)

@@ -17,6 +17,13 @@ workscribe will record, only while the recorder runs and only in windows of the 
   window  the active window's title, app and position
   browser the page's address and title, and the elements it shows (never password fields), only
           on the sites you allow (--sites); pages of other sites are treated like other apps
+and only in the git repositories you allow (--repos):
+  shell   each command of a hooked shell (`workscribe shell-hook`) run in them: text, folders, exit
+          code, times; lines your shell keeps out of its history (a leading space) never
+  shell-output  the last 40 lines of each such command's output
+  files   every saved change to a file git does not ignore, as a diff
+  git     commits (message, files, line counts), branch switches, merges, rebases, resets
+Secrets, personal data and your home path, user and host names are redacted before anything is written.
 Nothing is recorded out of scope or while paused; you can review and delete what was kept."""
 
 
@@ -30,18 +37,23 @@ def _split(value: str) -> list[str]:
 
 
 @consent_group.command("grant")
-@click.option("--apps", required=True,
-              help="Allowed apps, comma-separated: WM_CLASS instance/class or process name ('*' = all).")
+@click.option("--apps", default="",
+              help="Allowed apps, comma-separated: WM_CLASS instance/class or process name ('*' = all). "
+                   "Needed with input, screen, window or browser.")
 @click.option("--sources", default="input,screen,window", show_default=True,
               help=f"Sources to record, from: {', '.join(guard.SOURCES)}.")
 @click.option("--sites", default="",
               help="Allowed sites for the browser source, comma-separated: hosts (localhost, *.example.com) "
                    "or URL patterns (file:///srv/pages/*); '*' = every site. Needed with --sources browser.")
+@click.option("--repos", default="",
+              help="Allowed git repositories, comma-separated folders (~/src/app). Needed with shell, "
+                   "shell-output, files or git.")
 @click.option("--retention-days", default=30, show_default=True, type=int,
               help="Delete recordings older than this.")
 @click.option("--yes", is_flag=True, help="Agree without the interactive prompt.")
 @json_option
-def grant(apps: str, sources: str, sites: str, retention_days: int, yes: bool, as_json: bool) -> None:
+def grant(apps: str, sources: str, sites: str, repos: str, retention_days: int, yes: bool,
+          as_json: bool) -> None:
     """Grant consent to record the given apps, sites and sources.
 
     Example: workscribe consent grant --apps xterm,code --sources input,screen,window --yes
@@ -51,22 +63,26 @@ def grant(apps: str, sources: str, sites: str, retention_days: int, yes: bool, a
     """
     app_list, source_list, site_list = _split(apps), _split(sources), _split(sites)
     try:
+        repo_list = guard.check_repos(_split(repos))
         guard.Consent(contributor_id="-", granted_at="-", apps=app_list, sources=source_list,
-                      sites=site_list, retention_days=retention_days)  # validate before asking
+                      sites=site_list, repos=repo_list, retention_days=retention_days)  # validate first
     except guard.ConsentError as exc:
         raise CliError(str(exc)) from None
     if not yes:
         click.echo(POLICY_SUMMARY)
-        click.echo(f"apps: {', '.join(app_list)}; sources: {', '.join(source_list)}"
-                   + (f"; sites: {', '.join(site_list)}" if site_list else ""))
+        click.echo(f"apps: {', '.join(app_list) or '-'}; sources: {', '.join(source_list)}"
+                   + (f"; sites: {', '.join(site_list)}" if site_list else "")
+                   + (f"; repos: {', '.join(repo_list)}" if repo_list else ""))
         if not click.confirm("Do you agree?", default=False):
             raise CliError("consent not granted", code=1)
-    consent = guard.grant(app_list, source_list, retention_days, sites=site_list)
+    consent = guard.grant(app_list, source_list, retention_days, sites=site_list, repos=repo_list)
     if as_json:
         echo_json(asdict(consent))
     else:
-        click.echo(f"consent granted for apps {', '.join(consent.apps)}; sources {', '.join(consent.sources)}"
+        click.echo(f"consent granted for apps {', '.join(consent.apps) or '-'}; "
+                   f"sources {', '.join(consent.sources)}"
                    + (f"; sites {', '.join(consent.sites)}" if consent.sites else "")
+                   + (f"; repos {', '.join(consent.repos)}" if consent.repos else "")
                    + f" (policy {consent.policy_version}, contributor {consent.contributor_id})")
 
 

@@ -13,8 +13,11 @@ from workscribe.cli.inspect import _read_key, key_option
 
 @click.command("export")
 @click.argument("folders", metavar="DIR...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["hf", "lerobot", "sft"]), required=True,
-              help="hf: Parquet for `datasets`; lerobot: LeRobot v3.0; sft: chat JSONL with tool calls.")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["hf", "lerobot", "sft", "swe", "next-edit", "next-command"]),
+              help="Screen work: hf (Parquet for `datasets`), lerobot (LeRobot v3.0), sft (chat JSONL with "
+                   "tool calls). Coding work: swe (one bash/edit tool-call chat per coding episode), "
+                   "next-edit (zeta-style edit prediction), next-command.")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Output folder (an earlier export there is replaced).")
 @click.option("--split-by", type=click.Choice(["session", "contributor"]), default="session",
@@ -24,15 +27,19 @@ from workscribe.cli.inspect import _read_key, key_option
               help="Share of sessions (or contributors) in validation.")
 @click.option("--actions", type=click.Choice(["pyautogui", "anthropic", "openai"]), default="pyautogui",
               show_default=True, help="sft: the action vocabulary of the assistant turns.")
+@click.option("--edit-tool", type=click.Choice(["diff", "str_replace"]), default="diff", show_default=True,
+              help="swe: edits as edit(path, diff) calls or as str_replace_editor calls.")
 @click.option("--idle-seconds", type=float, default=120.0, show_default=True,
               help="Outside tasks, an idle time this long ends an episode.")
 @key_option
 @json_option
 def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fraction: float, actions: str,
-           idle_seconds: float, key_file: Path | None, as_json: bool) -> None:
-    """Export spools as episodes of (screen, action) steps.
+           edit_tool: str, idle_seconds: float, key_file: Path | None, as_json: bool) -> None:
+    """Export spools as episodes of (screen, action) steps, or of coding work.
 
     Example: workscribe export ~/spool --format hf --out dataset/
+
+    Example: workscribe export ~/spool --format swe --out swe-dataset/
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -48,7 +55,7 @@ def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fr
         if folder.resolve() == out.resolve() or folder.resolve() in out.resolve().parents:
             raise CliError(f"--out {out} must not be inside the spool {folder}")
     options = ExportOptions(format=fmt, split_by=split_by, val_fraction=val_fraction, idle_s=idle_seconds,
-                            actions=actions)
+                            actions=actions, edit_tool=edit_tool)
     key = _read_key(key_file) if key_file else None
 
     def warn(line: str) -> None:

@@ -63,17 +63,22 @@ def spool_actions(spool) -> Iterator[dict[str, Any]]:  # noqa: ANN001
 @key_option
 @json_option
 def inspect(folder: Path, key_file: Path | None, as_json: bool) -> None:
-    """Summarise a spool: duration, segments, events by kind, frames, bytes.
+    """Summarise a spool: duration, segments, events by kind, actions by type, frames, bytes.
 
     Example: workscribe inspect ~/spool --json
     """
-    summary = open_spool(folder, key_file).summary()
+    from collections import Counter
+
+    spool = open_spool(folder, key_file)
+    summary = spool.summary()
+    summary["actions"] = dict(sorted(Counter(a["type"] for a in spool_actions(spool)).items()))
     if as_json:
         echo_json(summary)
         return
     rows = [("duration", f"{summary['duration_s']:.1f} s"), ("segments", summary["segments"]),
             ("frames", summary["frames"]), ("bytes", f"{summary['bytes']:,}")]
     rows += [(f"events: {k}", v) for k, v in summary["events"].items()]
+    rows += [(f"actions: {k}", v) for k, v in summary["actions"].items()]
     print_table(str(folder), ["", "value"], rows)
 
 
@@ -89,7 +94,8 @@ def actions(folder: Path, key_file: Path | None, as_json: bool) -> None:
     from workscribe.process.reduce import ACTION_KEYS
 
     spool = open_spool(folder, key_file)
-    items = [{k: a.get(k) for k in ACTION_KEYS} for a in spool_actions(spool)]
+    items = [{**{k: a.get(k) for k in ACTION_KEYS}, "duration_s": round(a["t_end"] - a["t"], 3)}
+             for a in spool_actions(spool)]
     if as_json:
         echo_json(items)
         return
@@ -100,6 +106,15 @@ def actions(folder: Path, key_file: Path | None, as_json: bool) -> None:
             detail = f"to ({a['x2']}, {a['y2']})"
         elif a["type"] == "scroll":
             detail = f"dx={a['dx']} dy={a['dy']}"
+        elif a["type"] == "command":
+            detail = f"$ {a['text']}  (exit {a['exit_code']}, {a['duration_s']:.2f} s, in {a['cwd']})"
+        elif a["type"] == "edit":
+            d = a["detail"] or {}
+            detail = f"{d.get('op')} {a['path']} (+{d.get('added')} -{d.get('removed')})"
+        elif a["type"] == "git":
+            d = a["detail"] or {}
+            first = (a["text"] or "").strip().splitlines()
+            detail = f"{d.get('kind')} {str(d.get('hash') or '')[:8]} {first[0] if first else ''}"
         rows.append((f"{a['t']:.2f}", a["type"], a["x"], a["y"], detail, a["app"], a["window"]))
     print_table(f"{len(items)} actions in {folder}", ["t (s)", "type", "x", "y", "detail", "app", "window"],
                 rows)

@@ -36,7 +36,9 @@ from workscribe.dataset.source import (
 )
 from workscribe.process.episodes import IDLE_S
 
-FORMATS = ("hf", "lerobot", "sft")
+SCREEN_FORMATS = ("hf", "lerobot", "sft")
+CODING_FORMATS = ("swe", "next-edit", "next-command")
+FORMATS = (*SCREEN_FORMATS, *CODING_FORMATS)
 SPLIT_BY = ("session", "contributor")
 REPORT_FILE = "workscribe_export.json"
 
@@ -55,6 +57,7 @@ class ExportOptions:
     idle_s: float = IDLE_S
     actions: str = "pyautogui"  # sft: pyautogui | anthropic | openai
     history: int = 5  # sft: previous actions given in each user turn
+    edit_tool: str = "diff"  # swe: edits as edit(path, diff) calls, or str_replace_editor calls
 
 
 def _writer(out: Path, options: ExportOptions) -> Any:
@@ -70,6 +73,10 @@ def _writer(out: Path, options: ExportOptions) -> Any:
         from workscribe.dataset.lerobot import LeRobotWriter
 
         return LeRobotWriter(out, options)
+    if options.format in CODING_FORMATS:
+        from workscribe.dataset.coding import WRITERS
+
+        return WRITERS[options.format](out, options)
     raise ExportError(f"unknown format {options.format!r}; use one of {', '.join(FORMATS)}")
 
 
@@ -109,11 +116,14 @@ def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | 
     for done, (i, segments) in enumerate(recordings):
         spool = ds.spools[i]
         split = splits[keys[segments[0].header["recording_id"]]]
-        episodes = list(recording_episodes(spool, segments, options.idle_s, stats=ds.stats, spool_index=i))
+        coding = options.format in CODING_FORMATS
+        episodes = list(recording_episodes(spool, segments, options.idle_s, stats=ds.stats, spool_index=i,
+                                           coding=coding))
         frames = FrameStore(spool)
-        frames.want(ref for ep in episodes for s in ep["steps"] for ref in (s["frame"], s["frame_after"]))
+        if not coding:  # coding formats hold no pixels
+            frames.want(ref for ep in episodes for s in ep["steps"] for ref in (s["frame"], s["frame_after"]))
         for n, ep in enumerate(episodes):
-            ep = _decodable(ep, frames, ds.stats)
+            ep = ep if coding else _decodable(ep, frames, ds.stats)
             if ep is None:
                 continue
             writer.add(ep, split, frames)
@@ -133,7 +143,8 @@ def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | 
         "format": options.format, "exporter_version": __version__,
         "options": {"split_by": options.split_by, "val_fraction": options.val_fraction,
                     "idle_s": options.idle_s,
-                    **({"actions": options.actions} if options.format == "sft" else {})},
+                    **({"actions": options.actions} if options.format == "sft" else {}),
+                    **({"edit_tool": options.edit_tool} if options.format == "swe" else {})},
         "splits": counts,
         "episodes": sum(c["episodes"] for c in counts.values()),
         "steps": sum(c["steps"] for c in counts.values()),

@@ -77,7 +77,7 @@ from PIL import Image
 
 from workscribe.dataset.frames import FrameStore
 from workscribe.dataset.source import SPLITS, action_of
-from workscribe.process.reduce import ACTION_TYPES
+from workscribe.process.reduce import GUI_TYPES as ACTION_TYPES
 
 CODEBASE_VERSION = "v3.0"
 FPS = 10

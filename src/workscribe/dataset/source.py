@@ -14,6 +14,12 @@ step (``STEP_FIELDS``): ``episode_id``, ``step`` (0, 1, ...), ``t`` (s since the
 ``screen_w``, ``screen_h``, ``browser`` (the page snapshot or None), ``frame``, ``frame_after``,
 ``frame_age_s``: how old the frame was when the action started).
 
+Coding exports (``coding=True``) read the same episodes but keep only those with a ``command``,
+``edit`` or ``git`` step, keep every step whether it has a frame or not, and add to each step
+``CODING_FIELDS`` (``cwd``, ``exit_code``, ``output``, ``path``, ``diff``, ``detail``) and to each
+episode ``repo``, ``base`` (HEAD when it began) and ``commit`` (the commit that ended it). Screen
+exports leave coding steps out.
+
 A step without an observation frame (the first action after a gap, a frame dropped under load)
 cannot be learnt from; it is left out and counted in ``stats["steps_without_frame"]``. Every
 problem found on the way (a torn or damaged segment) is one line in ``problems``, naming its file.
@@ -30,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from workscribe.process.episodes import IDLE_S, cut_episodes, observe
-from workscribe.process.reduce import ReduceConfig
+from workscribe.process.reduce import CODING_TYPES, ReduceConfig
 from workscribe.spool.reader import Spool, SpoolReadError
 
 ACTION_FIELDS: tuple[str, ...] = ("type", "x", "y", "x2", "y2", "button", "text", "keys", "dx", "dy")
@@ -42,6 +48,9 @@ STEP_FIELDS: tuple[str, ...] = (
     "frame_age_s",
 )  # fmt: skip
 """The fields of every step, in this order."""
+
+CODING_FIELDS: tuple[str, ...] = ("cwd", "exit_code", "output", "path", "diff", "detail")
+"""What coding steps add to ``STEP_FIELDS`` in coding exports."""
 
 SPLITS = ("train", "validation")
 
@@ -97,8 +106,9 @@ def iter_episodes(ds: Dataset, idle_s: float = IDLE_S,
 
 def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S,
                        config: ReduceConfig | None = None, stats: Counter[str] | None = None,
-                       spool_index: int = 0) -> Iterator[dict[str, Any]]:
-    """The episodes of one recording as dicts (see the module docstring)."""
+                       spool_index: int = 0, coding: bool = False) -> Iterator[dict[str, Any]]:
+    """The episodes of one recording as dicts (see the module docstring); ``coding``: those of coding
+    work, every step kept, for the coding exports."""
     stats = stats if stats is not None else Counter()
     head = segments[0].header
     rid = head["recording_id"]
@@ -110,8 +120,19 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
     for ep in cut_episodes(observe(spool.iter_events(segments), config), idle_s):
         episode_id = f"{session}-{ep.index:04d}"
         t0 = ep.start
+        if coding and not ep.coding:
+            continue
         steps = []
         for s in ep.steps:
+            if coding:
+                step = {"episode_id": episode_id, "step": len(steps), "t": round((s["t"] - t0) / 1e9, 3),
+                        "duration_s": round((s["t_end"] - s["t"]) / 1e9, 3)}
+                for k in (*STEP_FIELDS[4:-1], *CODING_FIELDS):
+                    step[k] = s.get(k)
+                steps.append(step)
+                continue
+            if s["type"] in CODING_TYPES:
+                continue  # screen exports: coding steps have their own formats
             if s["frame"] is None:
                 stats["steps_without_frame"] += 1
                 continue
@@ -123,7 +144,8 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
             step["frame_age_s"] = round(age / 1e9, 3) if age is not None else None
             steps.append(step)
         if not steps:
-            stats["episodes_without_frames"] += 1
+            if not ep.coding:
+                stats["episodes_without_frames"] += 1
             continue
         stats["episodes"] += 1
         stats["steps"] += len(steps)
@@ -135,6 +157,7 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
             "start": datetime.fromtimestamp(wall / 1e9, UTC).isoformat(timespec="milliseconds"),
             "duration_s": round((ep.end - t0) / 1e9, 3), "versions": versions, "steps": steps,
             "_spool": spool_index,
+            **({"repo": ep.repo, "base": ep.base, "commit": ep.commit} if coding else {}),
         }
 
 
@@ -161,6 +184,6 @@ def assign_splits(keys: list[str], val_fraction: float) -> dict[str, str]:
     return out
 
 
-__all__ = ["ACTION_FIELDS", "STEP_FIELDS", "SPLITS", "Dataset", "SpoolReadError", "action_of",
-           "assign_splits",
+__all__ = ["ACTION_FIELDS", "CODING_FIELDS", "STEP_FIELDS", "SPLITS", "Dataset", "SpoolReadError",
+           "action_of", "assign_splits",
            "iter_episodes", "open_dataset", "recording_episodes", "split_of"]

@@ -24,6 +24,18 @@ across it is dropped, and no frame after the gap is used as ``frame_after`` of a
 A ``guard/secure_input`` (keys typed at a password prompt or into a password field, not stored)
 becomes one ``type`` action from its start to its end whose text is ``SECURE_TEXT``.
 
+Coding work becomes one action per event, placed by its start among the actions still pending (a
+command's event comes when it ended; one that ran while later actions were already yielded follows
+them):
+
+- ``command`` (``shell/command``): ``t``/``t_end`` its start and end, ``text`` the command line,
+  ``cwd``, ``exit_code``, ``output`` (tail, or None), ``detail`` ``{cwd_after, shell, session,
+  output_truncated}``.
+- ``edit`` (``files/edit``): ``path``, ``diff`` (unified, against the previous saved state),
+  ``detail`` ``{repo, op, old_path, added, removed}``.
+- ``git`` (``git/commit``, ``checkout``, ``merge``, ``rebase``, ``reset``, ``other``; not ``head``):
+  ``text`` the commit or reflog message, ``detail`` the event's data with ``kind``.
+
 The function is a generator and holds only pending state: open actions, and finished ones waiting for
 their ``frame_after`` (at most ``max_pending``; beyond that the oldest leave with ``frame_after=None``).
 """
@@ -43,15 +55,21 @@ Action = dict[str, Any]
 
 ACTION_KEYS: tuple[str, ...] = (
     "t", "t_end", "type", "x", "y", "x2", "y2", "button", "text", "keys", "dx", "dy",
-    "app", "window", "frame_before", "frame_after",
+    "app", "window", "frame_before", "frame_after", "cwd", "exit_code", "output", "path", "diff", "detail",
 )  # fmt: skip
 """Keys of every action, in this order."""
 
 ACTION_TYPES: tuple[str, ...] = (
     "click", "double_click", "triple_click", "right_click", "middle_click", "drag",
-    "scroll", "type", "key", "hotkey",
+    "scroll", "type", "key", "hotkey", "command", "edit", "git",
 )  # fmt: skip
 """Every value ``type`` can take."""
+
+CODING_TYPES: tuple[str, ...] = ("command", "edit", "git")
+"""Action types of coding work (shell, files and git sources): they carry no pointer or keys."""
+
+GUI_TYPES: tuple[str, ...] = tuple(t for t in ACTION_TYPES if t not in CODING_TYPES)
+"""Action types taken with the pointer and keyboard, on a screen."""
 
 SECURE_TEXT = "<SECRET:password>"
 """The text of a ``type`` standing for keys typed into a secure context (a password prompt or field):
@@ -198,6 +216,8 @@ class _Reducer:
                 e.action["app"], e.action["window"] = self.app, self.window
         elif source == "screen" and kind == "frame":
             self._on_frame(t, data)
+        elif source in ("shell", "files") or (source == "git" and kind != "head"):
+            self._on_coding(ev)
         elif source == "guard" and kind in ("gap", "secure_input"):
             self.finish_all()
             if kind == "secure_input":
@@ -278,6 +298,29 @@ class _Reducer:
         else:
             e.awaiting = True
             self.awaiting.append(e)
+
+    def _on_coding(self, ev: Event) -> None:
+        """A shell command, file edit or git event: one finished action, placed by its start."""
+        t, source, kind, data = ev["t"], ev["source"], ev["kind"], ev.get("data") or {}
+        action = dict.fromkeys(ACTION_KEYS)
+        action.update(t=t, app=self.app, window=self.window)
+        if source == "shell":
+            action.update(t=min(data.get("start", t), t), type="command", text=data.get("text"),
+                          cwd=data.get("cwd"), exit_code=data.get("exit_code"), output=data.get("output"),
+                          detail={k: data.get(k)
+                                  for k in ("cwd_after", "shell", "session", "output_truncated")})
+        elif source == "files":
+            action.update(type="edit", path=data.get("path"), diff=data.get("diff"),
+                          detail={k: data.get(k) for k in ("repo", "op", "old_path", "added", "removed")})
+        else:
+            action.update(type="git", text=data.get("message"),
+                          detail={"kind": kind, **{k: v for k, v in data.items() if k != "message"}})
+        before = [ref for ft, ref in self.recent_frames if ft <= action["t"]]
+        action["frame_before"] = before[-1] if before else None
+        e = _Entry(action, done=True)
+        at = next((i for i, q in enumerate(self.queue) if q.action["t"] > action["t"]), len(self.queue))
+        self.queue.insert(at, e)
+        self._set_end(e, t)
 
     def _starting_at(self, t: int) -> Iterator[_Entry]:
         """Entries whose action starts at ``t`` (all at the tail of the queue: events come sorted)."""

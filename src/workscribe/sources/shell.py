@@ -1,0 +1,369 @@
+"""The shell source: each command of a hooked interactive bash or zsh, with its exit code and times.
+
+``workscribe shell-hook bash|zsh`` prints the hook (``hook_code``) that the contributor sources from
+their rc file. It costs no process per prompt: bash's DEBUG trap and PROMPT_COMMAND (zsh's preexec
+and precmd) note the start and end time (``$EPOCHREALTIME``), working directories and exit code in
+shell variables, and after each command send one record over a fresh loopback TCP connection with
+builtins only (bash ``/dev/tcp``, zsh ``ztcp``). The port and a random token are in
+``$WORKSCRIBE_HOME/shell.port`` (owner-only), which exists only while a recorder with the ``shell``
+source runs: with no recorder the hook tests that one file and stays silent. Nothing is written to
+disk by the hook or by this source; the text is redacted by the recorder before it is stored.
+
+Record, one per connection (``<start>``/``<end>`` are ``$EPOCHREALTIME``, ``<flags>`` ``p`` when the
+shell runs inside the output wrapper, else ``-``)::
+
+    WS1 C <token> <shell> <session> <seq> <exit> <start> <end> <flags> <histcmd>\\n
+    <cwd>\\0<cwd_after>\\0<first simple command>\\0<command text>
+
+For bash the text is the output of ``history 1`` (the whole command line as the shell saved it);
+its number tells a command the shell kept out of its history (``HISTCONTROL=ignorespace``: a
+leading space) from one it saved, and such a command is not recorded either. zsh sends the line
+itself and leaves out lines that ``HIST_IGNORE_SPACE`` keeps out of its history.
+
+With the ``shell-output`` source the hook runs the shell inside ``sources.shell_pty``, a pty proxy
+that sends the tail of each command's output as a second record (``WS1 O``); the two are joined by
+(session, seq), waiting at most ``OUTPUT_WAIT_S`` for the output.
+
+Commands typed at secure prompts never reach the hook: a password typed to ``sudo`` or ``ssh`` is
+read by that program, not run by the shell, and does not echo into the output either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import select
+import shlex
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workscribe.events import Event, make_event, now_ns
+from workscribe.sources.base import Sink, SourceError
+
+PORT_FILE = "shell.port"
+OUTPUT_WAIT_S = 1.5  # how long a command from a wrapped shell waits for its output record
+MAX_RECORD = 1 << 20  # bytes read from one connection at most
+MAX_TEXT = 20_000  # characters of a command line kept
+_HISTORY = re.compile(r"\A\s*(\d+)\*?\s\s?(.*)\Z", re.S)
+
+
+def port_file(state: Path | None = None) -> Path:
+    """Where a running recorder with the ``shell`` source publishes its port and token."""
+    from workscribe import paths
+
+    return (state or paths.home()) / PORT_FILE
+
+
+class ShellSource:
+    """Receives command records from hooked shells on a loopback port.
+
+    Args:
+        port_path: the port file to publish (owner-only; removed on ``stop``).
+        output: keep output tails from wrapped shells (the ``shell-output`` source).
+        log: where one-line messages go.
+    """
+
+    name = "shell"
+
+    def __init__(self, port_path: Path, output: bool = False, log: Callable[[str], None] = print) -> None:
+        self.port_path = port_path
+        self.output = output
+        self.log = log
+        self.token = secrets.token_hex(16)
+        self.port = 0
+        self.received = 0  # command records accepted
+        self.rejected = 0  # connections with a bad token or a malformed record
+        self.unsaved = 0  # commands the shell kept out of its history: not recorded
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._sink: Sink | None = None
+        self._history: dict[str, int] = {}  # bash session -> last history number seen
+        self._waiting: dict[tuple[str, int], tuple[float, dict[str, Any]]] = {}  # commands awaiting output
+        self._outputs: dict[tuple[str, int], tuple[float, str, bool]] = {}  # output awaiting its command
+
+    def start(self, sink: Sink) -> None:
+        self._sink = sink
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+        except OSError as exc:
+            raise SourceError(f"shell source: cannot listen on loopback: {exc}") from None
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        tmp = self.port_path.with_name(f".{self.port_path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{self.port} {self.token}\n")
+        os.replace(tmp, self.port_path)
+        self._thread = threading.Thread(target=self._serve, name="shell-source", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:  # only our own file: a newer recorder may have replaced it
+            if self.port_path.read_text().split()[1:2] == [self.token]:
+                self.port_path.unlink()
+        except (OSError, IndexError):
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._sock is not None:
+            self._sock.close()
+        for _, command in list(self._waiting.values()):
+            self._emit(command)  # its output did not come in time
+        self._waiting.clear()
+        self._sink = None
+
+    # -- serving ----------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self._sock], [], [], 0.1)
+            except (OSError, ValueError):
+                return
+            if ready:
+                try:
+                    conn, _ = self._sock.accept()
+                except OSError:
+                    continue
+                try:
+                    self._handle(self._read(conn))
+                except Exception as exc:  # noqa: BLE001 - a bad record must not stop the source
+                    self.rejected += 1
+                    self.log(f"shell source: record dropped ({type(exc).__name__})")
+            self._expire()
+
+    @staticmethod
+    def _read(conn: socket.socket) -> bytes:
+        conn.settimeout(1.0)
+        chunks, size = [], 0
+        try:
+            while size < MAX_RECORD:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        return b"".join(chunks)[:MAX_RECORD]
+
+    def _handle(self, record: bytes) -> None:
+        head, _, body = record.partition(b"\n")
+        fields = head.decode("ascii", "replace").split(" ")
+        if len(fields) < 3 or fields[0] != "WS1" or not secrets.compare_digest(fields[2], self.token):
+            self.rejected += 1
+            return
+        if fields[1] == "C" and len(fields) >= 10:
+            command = self._command(fields, body)
+            if command is not None:
+                self._add_command(command, wrapped="p" in fields[9])
+        elif fields[1] == "O" and len(fields) >= 6 and self.output:
+            key = (fields[3], int(fields[4]))
+            tail = body.decode("utf-8", "replace")
+            waiting = self._waiting.pop(key, None)
+            if waiting is not None:
+                self._emit({**waiting[1], "output": tail, "output_truncated": fields[5] == "1"})
+            else:
+                self._outputs[key] = (time.monotonic(), tail, fields[5] == "1")
+        else:
+            self.rejected += 1
+
+    def _command(self, fields: list[str], body: bytes) -> dict[str, Any] | None:
+        _, _, _, shell, session, seq, exit_code, start, end, _flags, *rest = fields
+        parts = body.decode("utf-8", "replace").split("\0", 3)
+        if len(parts) < 4 or shell not in ("bash", "zsh"):
+            self.rejected += 1
+            return None
+        cwd, cwd_after, first, text = parts
+        if shell == "bash":
+            text = self._bash_text(session, text, first, rest[0] if rest else "")
+            if text is None:
+                self.unsaved += 1
+                return None
+        text = text.rstrip("\n")
+        if not text.strip():
+            return None
+        offset = time.time_ns() - now_ns()  # wall clock -> recording clock
+        t0, t1 = _epoch_ns(start) - offset, _epoch_ns(end) - offset
+        t1 = min(max(t1, t0), now_ns())
+        self.received += 1
+        return {"shell": shell, "session": session, "seq": int(seq), "text": text[:MAX_TEXT], "cwd": cwd,
+                "cwd_after": cwd_after, "exit_code": int(exit_code), "start": min(t0, t1), "end": t1,
+                "output": None, "output_truncated": False}
+
+    def _bash_text(self, session: str, history: str, first: str, histcmd: str) -> str | None:
+        """The command line from ``history 1``, or None when the shell did not save it (so neither
+        do we); the first simple command stands in when history is off."""
+        match = _HISTORY.match(history)
+        if match is None:  # history disabled (set +o history): the first simple command is all we know
+            return first
+        number, text = int(match.group(1)), match.group(2)
+        last = self._history.get(session)
+        self._history[session] = number
+        if histcmd.isdigit() and number < int(histcmd):
+            return None  # the line being run would have been number histcmd: it was not saved
+        if last is not None and number == last and first and first.split(" ", 1)[0] not in text:
+            return None  # no new entry, and the old one is another command
+        return text
+
+    def _add_command(self, command: dict[str, Any], wrapped: bool) -> None:
+        key = (command["session"], command["seq"])
+        if not (wrapped and self.output):
+            self._emit(command)
+            return
+        got = self._outputs.pop(key, None)
+        if got is not None:
+            self._emit({**command, "output": got[1], "output_truncated": got[2]})
+        else:
+            self._waiting[key] = (time.monotonic(), command)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key, (since, command) in list(self._waiting.items()):
+            if now - since > OUTPUT_WAIT_S:
+                del self._waiting[key]
+                self._emit(command)
+        for key, (since, _, _) in list(self._outputs.items()):
+            if now - since > OUTPUT_WAIT_S:
+                del self._outputs[key]
+
+    def _emit(self, command: dict[str, Any]) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink(make_event("shell", "command", command, t=command["end"]))
+
+
+def _epoch_ns(value: str) -> int:
+    """``$EPOCHREALTIME`` (``1700000000.123456``, or with a comma in some locales) in ns."""
+    sec, _, frac = value.replace(",", ".").partition(".")
+    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+def redact_event(event: Event) -> Event:
+    """A ``shell/command`` event with its command line, directories and output redacted."""
+    from workscribe.redact.identity import redact_private
+
+    data = dict(event["data"])
+    for key in ("text", "cwd", "cwd_after", "output"):
+        if data.get(key):
+            data[key] = redact_private(data[key])
+    return {**event, "data": data}
+
+
+# -- the hook ---------------------------------------------------------------------------------------
+
+_BASH = r"""# workscribe shell hook (bash): records each command while a workscribe recorder with the
+# shell source runs; silent otherwise. Remove this line from your rc file to stop it.
+if [[ $- == *i* && -z ${__ws_hooked-} ]]; then
+__WRAP__
+__ws_hooked=1
+__ws_file=__FILE__
+printf -v __ws_session '%04x%04x' "$RANDOM" "$RANDOM"
+__ws_seq=0 __ws_armed= __ws_start= __ws_first= __ws_cwd= __ws_hist=
+__ws_preexec() {
+  [[ -n $__ws_armed ]] || return 0
+  __ws_armed=
+  [[ $BASH_COMMAND == __ws_precmd* ]] && return 0
+  __ws_start=$EPOCHREALTIME __ws_first=$BASH_COMMAND __ws_cwd=$PWD __ws_hist=$HISTCMD
+  ((__ws_seq++))
+  [[ -z ${WORKSCRIBE_PTY-} ]] || printf '\e]133;C;ws=%s:%s\a' "$__ws_session" "$__ws_seq"
+}
+__ws_precmd() {
+  local __ws_ret=$? __ws_end=$EPOCHREALTIME __ws_port __ws_token
+  if [[ -n $__ws_start ]]; then
+    [[ -z ${WORKSCRIBE_PTY-} ]] || printf '\e]133;D;%s;ws=%s:%s\a' "$__ws_ret" "$__ws_session" "$__ws_seq"
+    if [[ -r $__ws_file ]] && { read -r __ws_port __ws_token <"$__ws_file"; } 2>/dev/null; then
+      { printf 'WS1 C %s bash %s %s %s %s %s %s %s\n%s\0%s\0%s\0' "$__ws_token" "$__ws_session" \
+          "$__ws_seq" "$__ws_ret" "$__ws_start" "$__ws_end" "${WORKSCRIBE_PTY:+p}-" "$__ws_hist" \
+          "$__ws_cwd" "$PWD" "$__ws_first"
+        HISTTIMEFORMAT= builtin history 1; } 2>/dev/null >"/dev/tcp/127.0.0.1/$__ws_port"
+    fi
+    __ws_start=
+  fi
+  return $__ws_ret
+}
+__ws_arm() { __ws_armed=1; }
+__ws_trap=$(trap -p DEBUG)
+__ws_trap=${__ws_trap#trap -- \'}
+__ws_trap=${__ws_trap%\' DEBUG}
+trap "__ws_preexec${__ws_trap:+; $__ws_trap}" DEBUG
+unset __ws_trap
+if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+  PROMPT_COMMAND=(__ws_precmd "${PROMPT_COMMAND[@]}" __ws_arm)
+else
+  PROMPT_COMMAND="__ws_precmd${PROMPT_COMMAND:+; $PROMPT_COMMAND}; __ws_arm"
+fi
+fi
+"""
+
+_ZSH = r"""# workscribe shell hook (zsh): records each command while a workscribe recorder with the
+# shell source runs; silent otherwise. Remove this line from your rc file to stop it.
+if [[ -o interactive && -z ${__ws_hooked-} ]]; then
+__WRAP__
+typeset -g __ws_hooked=1 __ws_file=__FILE__ __ws_seq=0 __ws_start= __ws_cmd= __ws_cwd= __ws_session
+zmodload zsh/datetime 2>/dev/null
+zmodload zsh/net/tcp 2>/dev/null
+printf -v __ws_session '%04x%04x' $RANDOM $RANDOM
+__ws_preexec() {
+  __ws_start=
+  [[ $1 == ' '* && -o HIST_IGNORE_SPACE ]] && return 0
+  __ws_cmd=$1 __ws_start=$EPOCHREALTIME __ws_cwd=$PWD
+  (( __ws_seq++ ))
+  [[ -z ${WORKSCRIBE_PTY-} ]] || printf '\e]133;C;ws=%s:%s\a' $__ws_session $__ws_seq
+}
+__ws_precmd() {
+  local __ws_ret=$? __ws_end=$EPOCHREALTIME __ws_port __ws_token __ws_fd
+  if [[ -n $__ws_start ]]; then
+    [[ -z ${WORKSCRIBE_PTY-} ]] || printf '\e]133;D;%s;ws=%s:%s\a' $__ws_ret $__ws_session $__ws_seq
+    if [[ -r $__ws_file ]] && read -r __ws_port __ws_token <$__ws_file 2>/dev/null \
+        && ztcp 127.0.0.1 $__ws_port 2>/dev/null; then
+      __ws_fd=$REPLY
+      printf 'WS1 C %s zsh %s %s %s %s %s %s -\n%s\0%s\0\0%s' $__ws_token $__ws_session $__ws_seq \
+        $__ws_ret $__ws_start $__ws_end "${WORKSCRIBE_PTY:+p}-" "$__ws_cwd" "$PWD" "$__ws_cmd" \
+        >&$__ws_fd 2>/dev/null
+      ztcp -c $__ws_fd 2>/dev/null
+    fi
+    __ws_start=
+  fi
+  return $__ws_ret
+}
+typeset -ga preexec_functions precmd_functions
+preexec_functions=(__ws_preexec $preexec_functions)
+precmd_functions=(__ws_precmd $precmd_functions)
+fi
+"""
+
+_WRAP = {  # re-run the interactive shell inside the output wrapper, once, on a terminal
+    "bash": """if [[ -z ${WORKSCRIBE_PTY-} && -t 0 && -t 1 ]]; then
+  __ws_login=; shopt -q login_shell && __ws_login=-l
+  exec __PY__ -m workscribe.sources.shell_pty --port-file __FILE__ -- "$BASH" $__ws_login -i
+fi""",
+    "zsh": """if [[ -z ${WORKSCRIBE_PTY-} && -t 0 && -t 1 ]]; then
+  if [[ -o login ]]; then exec __PY__ -m workscribe.sources.shell_pty --port-file __FILE__ -- zsh -l -i
+  else exec __PY__ -m workscribe.sources.shell_pty --port-file __FILE__ -- zsh -i; fi
+fi""",
+}
+
+SHELLS = ("bash", "zsh")
+
+
+def hook_code(shell: str, port_path: Path, wrap_output: bool = False, python: str | None = None) -> str:
+    """The hook for ``shell`` (``bash`` or ``zsh``) that sends to the recorder publishing ``port_path``;
+    with ``wrap_output`` it first re-runs the shell inside the output wrapper (``shell-output``)."""
+    if shell not in SHELLS:
+        raise ValueError(f"unknown shell {shell!r}; use bash or zsh")
+    code = _BASH if shell == "bash" else _ZSH
+    wrap = _WRAP[shell].replace("__PY__", shlex.quote(python or sys.executable)) if wrap_output else ":"
+    return code.replace("__WRAP__", wrap).replace("__FILE__", shlex.quote(str(port_path)))
