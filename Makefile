@@ -4,18 +4,19 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := xvfb xdotool openbox x11-utils xterm chromium chromium-driver
+APT_PACKAGES := xvfb xdotool openbox x11-utils xterm chromium chromium-driver zsh git
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-deps demo test lint bench clean
 
 setup: system-deps $(VENV)/.installed
 
-# Install the X tools the recorder, the tests and the demo run on, and Chromium with its matching
-# chromedriver for MiniWoB++ (`workscribe collect`), only where one is missing.
+# Install the X tools the recorder, the tests and the demo run on, Chromium with its matching
+# chromedriver for MiniWoB++ (`workscribe collect`), and zsh and git for the coding sources, only where
+# one is missing.
 system-deps:
 	@missing=""; \
-	for bin in Xvfb xdotool openbox xprop xterm; do command -v $$bin >/dev/null 2>&1 || missing="$$missing $$bin"; done; \
+	for bin in Xvfb xdotool openbox xprop xterm zsh git; do command -v $$bin >/dev/null 2>&1 || missing="$$missing $$bin"; done; \
 	for bin in /usr/bin/chromium /usr/bin/chromedriver; do [ -x $$bin ] || missing="$$missing $$bin"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages (missing:$$missing)"; \

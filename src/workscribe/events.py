@@ -62,6 +62,24 @@ source ``task``
     ``start``          ``id`` int (1, 2, ... within a recording), ``title`` str, ``ticket`` str | None
                        (both redacted): ``workscribe task start``. Starting a task ends the open one.
     ``end``            ``id``, ``outcome`` (``success`` | ``fail`` | None): ``workscribe task end``.
+source ``shell`` (hooked interactive bash/zsh, see ``sources.shell``; only inside granted repos)
+    ``command``        ``shell``, ``session`` (8 hex, one per shell), ``seq``, ``text`` (the command line),
+                       ``cwd``, ``cwd_after``, ``exit_code``, ``start``, ``end`` (clock ns), ``output``
+                       (the last 40 lines / 4,000 characters, ANSI stripped, with ``shell-output``;
+                       else None), ``output_truncated``. Stamped with ``end``: it is known then. Every
+                       text redacted.
+source ``files`` (granted repos, see ``sources.files``)
+    ``edit``           ``repo``, ``path`` (relative, posix), ``op`` (``modify`` | ``create`` | ``delete`` |
+                       ``rename``), ``old_path``, ``diff`` (a ``git apply``-able unified diff against the
+                       previous saved state, redacted), ``added``, ``removed``.
+source ``git`` (granted repos, from the reflog, see ``sources.git``); every kind has ``repo``,
+``branch`` (None when detached), ``hash`` (HEAD after). Stamped when git wrote the reflog.
+    ``head``           ``dirty``: HEAD when the source started.
+    ``commit``         ``parents``, ``message``, ``files`` (``{path, added, removed}``), ``insertions``,
+                       ``deletions``, ``amend``, ``op``.
+    ``checkout``       ``from``, ``to``, ``old``, ``new``: a branch switch.
+    ``merge`` / ``rebase`` / ``reset`` / ``other``: ``old``, ``new``, ``op`` (the reflog verb), ``message``.
+                       No author name or address is ever kept.
 source ``spool``
     ``evicted``        ``segment`` str, ``bytes`` int: a closed segment deleted to respect the quota.
 """

@@ -430,16 +430,21 @@ class Recorder:
             signal.signal(sig, handler)
 
 
-def spawn_recorder(out: Path, display: str, state: Path, *args: str,
+def spawn_recorder(out: Path, display: str | None, state: Path, *args: str,
                    log: Path | None = None) -> subprocess.Popen:
-    """Starts ``workscribe record`` in its own process, as a contributor would, with state in ``state``.
+    """Starts ``workscribe record`` in its own process, as a contributor would, with state in ``state``
+    (``display`` None: no X display at all, for a consent of coding sources only).
 
     Its stdout is a pipe (text); its stderr (the recorder's log lines) is appended to ``log`` when
     given, else a pipe too. A long run should pass ``log``: nobody reads the pipe until the end, and
     a recorder whose log fills it would block. Wait for it with ``wait_until_ready``.
     """
-    env = {**os.environ, "DISPLAY": display, "WORKSCRIBE_HOME": str(state)}
-    argv = [sys.executable, "-m", "workscribe", "record", "--out", str(out), "--display", display, *args]
+    env = {**os.environ, "WORKSCRIBE_HOME": str(state)}
+    env.pop("DISPLAY", None)
+    argv = [sys.executable, "-m", "workscribe", "record", "--out", str(out), *args]
+    if display is not None:
+        env["DISPLAY"] = display
+        argv[6:6] = ["--display", display]
     if log is None:
         return subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with log.open("a") as stderr:  # the child keeps its own copy of the file

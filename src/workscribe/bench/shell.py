@@ -1,10 +1,11 @@
 """``workscribe bench shell``: the latency the shell hook adds to every prompt.
 
 Real interactive shells in pseudo-terminals, side by side: one without the hook (the baseline), one
-hooked while no recorder runs (no port file), and one hooked while a shell source receives its
-records. Each prompt is timed from the Enter of a command that does nothing (``:``) to the next prompt
-on the terminal, which covers the DEBUG trap or preexec, the command, the precmd and the send. The
-shells take turns, prompt by prompt, so machine noise falls on all of them alike.
+hooked while no recorder runs (no port file), one hooked while a shell source receives its records,
+and one hooked with output capture (``shell-output``: the shell runs inside the pty proxy, whose
+records go to the same source). Each prompt is timed from the Enter of a command that does nothing
+(``:``) to the next prompt on the terminal, which covers the DEBUG trap or preexec, the command, the
+precmd and the send. The shells take turns, prompt by prompt, so machine noise falls on all alike.
 
 Reported per shell and state: median and 99th percentile of the prompt time (ms), and the hook's
 added latency: the hooked figure minus the baseline's (median minus median, p99 minus p99).
@@ -12,11 +13,7 @@ added latency: the hooked figure minus the baseline's (median minus median, p99 
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import shutil
-import signal
 import statistics
 import tempfile
 import time
@@ -24,54 +21,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workscribe.envs.coding import InteractiveShell
 from workscribe.sources.shell import ShellSource, hook_code
 
-PROMPT = b"WSB> "
+HOOKED = ("hook, recorder down", "hook, recorder up", "hook + output capture, recorder up")
 
 
-class _Shell:
-    def __init__(self, shell: str, rc: str, home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "dumb",
-               "LANG": "C.UTF-8"}
-        if shell == "bash":
-            (home / ".bashrc").write_text(rc + f"\nPS1='{PROMPT.decode()}'\n")
-            argv = ["bash", "--rcfile", str(home / ".bashrc"), "-i"]
-        else:
-            (home / ".zshrc").write_text(rc + f"\nPS1='{PROMPT.decode()}'\nunsetopt zle\n")
-            env["ZDOTDIR"] = str(home)
-            argv = ["zsh", "-i"]
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.chdir(home)
-            os.execvpe(argv[0], argv, env)
-        self._wait_prompt(10.0)
-
-    def _wait_prompt(self, timeout: float) -> None:
-        seen = b""
-        deadline = time.monotonic() + timeout
-        while not seen.endswith(PROMPT):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(f"the shell showed no prompt within {timeout:.0f} s: {seen[-200:]!r}")
-            r, _, _ = select.select([self.fd], [], [], left)
-            if r:
-                seen = (seen + os.read(self.fd, 65536))[-4096:]
-
-    def prompt_ms(self) -> float:
-        """Time (ms) from the Enter of ``:`` to the next prompt."""
-        t0 = time.perf_counter()
-        os.write(self.fd, b":\r")
-        self._wait_prompt(10.0)
-        return (time.perf_counter() - t0) * 1000
-
-    def close(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-        os.close(self.fd)
+def _prompt_ms(sh: InteractiveShell) -> float:
+    """Time (ms) from the Enter of ``:`` to the next prompt."""
+    t0 = time.perf_counter()
+    sh.run(":", timeout=10)
+    return (time.perf_counter() - t0) * 1000
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -92,20 +52,23 @@ def bench_shell(prompts: int = 400, shells: tuple[str, ...] = ("bash", "zsh"),
         received: list[Any] = []
         source = ShellSource(up_file)
         source.start(received.append)
-        opened: dict[tuple[str, str], _Shell] = {}
+        opened: dict[tuple[str, str], InteractiveShell] = {}
         times: dict[tuple[str, str], list[float]] = {}
         try:
             for shell in shells:
                 for state, rc in (("baseline", ""), ("hook, recorder down", hook_code(shell, down_file)),
-                                  ("hook, recorder up", hook_code(shell, up_file))):
-                    opened[(shell, state)] = _Shell(shell, rc, folder / f"{shell}-{len(opened)}")
+                                  ("hook, recorder up", hook_code(shell, up_file)),
+                                  ("hook + output capture, recorder up",
+                                   hook_code(shell, up_file, wrap_output=True))):
+                    home = folder / f"{shell}-{len(opened)}"
+                    opened[(shell, state)] = InteractiveShell(shell, rc, home, home)
                     times[(shell, state)] = []
             for _ in range(20):  # warm up
                 for sh in opened.values():
-                    sh.prompt_ms()
+                    _prompt_ms(sh)
             for i in range(prompts):
                 for key, sh in opened.items():
-                    times[key].append(sh.prompt_ms())
+                    times[key].append(_prompt_ms(sh))
                 if progress:
                     progress((i + 1) / prompts)
         finally:
@@ -116,17 +79,15 @@ def bench_shell(prompts: int = 400, shells: tuple[str, ...] = ("bash", "zsh"),
     for shell in shells:
         base = _stats(times[(shell, "baseline")])
         states: dict[str, Any] = {"baseline": base}
-        for state in ("hook, recorder down", "hook, recorder up"):
+        for state in HOOKED:
             s = _stats(times[(shell, state)])
             s["added_median_ms"] = round(s["median_ms"] - base["median_ms"], 3)
             s["added_p99_ms"] = round(s["p99_ms"] - base["p99_ms"], 3)
             states[state] = s
         result["shells"][shell] = states
     result["records_received"] = len(received)
-    expected = prompts + 20
-    result["records_expected"] = expected * len(shells)
+    result["records_expected"] = (prompts + 20) * 2 * len(shells)  # two shells send to the source
     result["target"] = {"added_median_ms": 2.0, "added_p99_ms": 5.0}
-    hooked = ("hook, recorder down", "hook, recorder up")
     result["met"] = all(st[s]["added_median_ms"] <= 2.0 and st[s]["added_p99_ms"] <= 5.0
-                        for st in result["shells"].values() for s in hooked)
+                        for st in result["shells"].values() for s in HOOKED)
     return result

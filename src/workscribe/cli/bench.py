@@ -157,7 +157,7 @@ def bench_shell_cmd(prompts: int, as_json: bool) -> None:
                       console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("prompts", total=1.0)
             result = bench_shell(prompts, progress=lambda f: bar.update(task, completed=f))
-    except RuntimeError as exc:
+    except (RuntimeError, TimeoutError) as exc:
         raise CliError(str(exc), code=EXIT_FAILED) from None
     if as_json:
         echo_json(result)

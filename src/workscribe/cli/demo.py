@@ -7,6 +7,10 @@ format (hf, lerobot, sft) and writes a stats report of it. Then the behaviour-cl
 scale: the MiniWoB++ demonstrator solves two web tasks under the recorder, the recording is exported,
 a policy is trained on it and evaluated on unseen seeds through X input, and ``bc/report.html`` shows
 the success per task, the training curve and predicted versus demonstrated actions on frames.
+Last, coding work: a recorder with only the shell, files and git sources (no display) records a
+scripted session in a real bash and git repository (``envs.coding``), which is exported as ``swe``,
+``next-edit`` and ``next-command`` and replayed: the swe record's edits, applied to the starting
+commit, must give the committed tree.
 """
 
 from __future__ import annotations
@@ -37,8 +41,11 @@ def _status(message: str, quiet: bool) -> None:
               help="Also run the behaviour-cloning loop on MiniWoB++ (collect, export, train, evaluate).")
 @click.option("--bc-episodes", default=12, show_default=True, type=int, help="Demonstrations per task.")
 @click.option("--eval-episodes", default=8, show_default=True, type=int, help="Evaluation episodes per task.")
+@click.option("--coding/--no-coding", default=True, show_default=True,
+              help="Also record a scripted coding session (shell, files, git) and export it.")
 @json_option
-def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, as_json: bool) -> None:
+def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, coding: bool,
+         as_json: bool) -> None:
     """Record a scripted session on a virtual display and show what was captured.
 
     Example: workscribe demo --out demo-out
@@ -117,12 +124,13 @@ def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, a
     report_html = out / "stats.html"
     report_html.write_text(render_html(collect_stats(open_dataset([spool_dir], key)), "workscribe demo"))
     loop = _bc_loop(out / "bc", bc_episodes, eval_episodes, quiet) if bc else None
+    coded = _coding_demo(out / "coding", quiet) if coding else None
     truth_types = [t["type"] for t in demonstrator.truth]
     result = {"spool": str(spool_dir), "summary": summary, "recorder": recorded,
               "actions": len(actions), "ground_truth_actions": len(truth_types),
               "types_match_ground_truth": [a["type"] for a in actions] == truth_types,
               "contact_sheet": str(sheet), "actions_json": str(out / "actions.json"), "exports": exports,
-              "stats_html": str(report_html), "bc": loop}
+              "stats_html": str(report_html), "bc": loop, "coding": coded}
     if as_json:
         echo_json(result)
         return
@@ -146,6 +154,12 @@ def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, a
         click.echo(f"behaviour cloning: success on unseen seeds {rates} (baselines: {base}); "
                    f"trained on {loop['demonstrations']} demonstrations in {loop['train_seconds']} s")
         click.echo(f"loop report:   {loop['report']}")
+    if coded:
+        made = ", ".join(f"{f} {n}" for f, n in coded["exports"].items())
+        click.echo(f"coding session: {coded['commands']} commands, {coded['edits']} edits, "
+                   f"{coded['git']} git events recorded without a display; examples exported: {made} "
+                   f"(in {coded['out']}); the swe record replays to the commit: "
+                   f"{'yes' if coded['replays'] else 'NO'}")
 
 
 BC_TASKS = ("click-button", "enter-text")
@@ -180,6 +194,76 @@ def _bc_loop(out: Path, episodes: int, eval_episodes: int, quiet: bool) -> dict:
     report = render_bc_report(out / "model", out / "hf", evaluated, out / "report.html")
     return {"demonstrations": sum(v["episodes"] for v in collected["tasks"].values()),
             "train_seconds": trained["train_seconds"], "eval": evaluated, "report": str(report)}
+
+
+def _coding_demo(out: Path, quiet: bool) -> dict:
+    """Records the scripted coding session with the shell, files and git sources, exports it as swe,
+    next-edit and next-command, and replays the swe record's edits onto the starting commit."""
+    import shutil
+    import subprocess
+
+    from workscribe import guard, paths
+    from workscribe.control import ControlError, request
+    from workscribe.dataset.export import ExportOptions, export
+    from workscribe.envs.coding import GIT_ENV, InteractiveShell, coding_session, git, make_repo
+    from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.sources.shell import hook_code, port_file
+    from workscribe.spool import crypto
+
+    shutil.rmtree(out, ignore_errors=True)
+    home, repo, spool_dir = out / "home", out / "repo", out / "spool"
+    home.mkdir(parents=True, mode=0o700)
+    base = make_repo(repo)
+    guard.grant([], ["shell", "shell-output", "files", "git"], home=home, repos=[str(repo)])
+    _status(f"coding work: recording a scripted bash session in the git repository {repo} "
+            "(shell, files and git sources; no display)", quiet)
+    rec = spawn_recorder(spool_dir, None, home, "--json")
+    sh = None
+    try:
+        wait_until_ready(rec, home)
+        hook = hook_code("bash", port_file(home), wrap_output=True)
+        sh = InteractiveShell("bash", hook, out / "shell-home", repo,
+                              env={**GIT_ENV, "WORKSCRIBE_HOME": str(home)})
+        session = coding_session(repo, sh)
+        time.sleep(1.0)  # the last save and the commit reach the sources
+        request("stop", paths.control_socket(home))
+        _, stderr = rec.communicate(timeout=30)
+        if rec.returncode != 0:
+            raise CliError(f"the recorder failed: {stderr.strip()}", code=EXIT_FAILED)
+    except (ControlError, TimeoutError) as exc:
+        raise CliError(f"the coding demo failed: {exc}", code=EXIT_FAILED) from None
+    finally:
+        if sh is not None:
+            sh.close()
+        if rec.poll() is None:
+            rec.kill()
+            rec.communicate()
+    key = crypto.load_key(home)
+    exports = {}
+    for fmt in ("swe", "next-edit", "next-command"):
+        _status(f"exporting the coding session as {fmt}", quiet)
+        report = export([spool_dir], out / f"dataset-{fmt}", ExportOptions(format=fmt), key=key)
+        exports[fmt] = sum(report["rows"].values())
+    swe_file = out / "dataset-swe" / "data" / "train.jsonl"
+    records = [json.loads(line) for line in swe_file.read_text().splitlines()]
+    steps = [s for r in records for m in r["messages"] if m["role"] == "assistant"
+             for s in m.get("tool_calls") or []]
+    replay = out / "replay"
+    subprocess.run(["git", "clone", "-q", str(repo), str(replay)], check=True)
+    git(replay, "checkout", "-q", base)
+    replays = True
+    for call in steps:
+        if call["function"]["name"] == "edit":
+            diff = json.loads(call["function"]["arguments"])["diff"]
+            applied = subprocess.run(["git", "-C", str(replay), "apply", "-"], input=diff, text=True,
+                                     capture_output=True)
+            replays = replays and applied.returncode == 0
+    git(replay, "add", "-A")
+    replays = replays and git(replay, "diff", "--cached", "--stat", session["commit"]) == ""
+    return {"out": str(out), "commands": sum(s["function"]["name"] == "bash" for s in steps),
+            "edits": sum(s["function"]["name"] == "edit" for s in steps),
+            "git": sum(len(json.loads(r["git"] or "[]")) for r in records), "exports": exports,
+            "replays": replays}
 
 
 def register(cli: click.Group) -> None:

@@ -1,1 +1,2 @@
-"""Offline evaluation of behaviour-cloning models: predicted actions scored against recorded ones."""
+"""Offline evaluation: predicted actions scored against recorded ones (screen actions in ``metrics``,
+next command and next edit in ``coding``), beside simple baselines."""

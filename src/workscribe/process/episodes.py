@@ -70,6 +70,10 @@ CUT_REASONS: tuple[str, ...] = (
 CODING_IDLE_S = 1800.0
 """Default idle time (s) that ends a coding episode outside tasks: reading and thinking take long."""
 
+GIT_SLACK_NS = 50_000_000
+"""How far (ns) a git event may lie outside the command that made it: the git source dates it by the
+reflog's modification time, which the kernel keeps at a coarse tick, or by its late notification."""
+
 _CONTROL_COMMAND = re.compile(r"^\s*(?:\S*/)?workscribe\s+(?:task|pause|resume|status|stop)\b")
 """Every value an episode's ``cut`` can take."""
 
@@ -225,7 +229,8 @@ def cut_episodes(items: Iterable[Step | Marker], idle_s: float = IDLE_S,
 
     for item in items:
         if commit_at is not None:  # the command that made the commit ends after it: it belongs here
-            if not isinstance(item, Marker) and item["type"] == "command" and item["t"] <= commit_at[0]:
+            if (not isinstance(item, Marker) and item["type"] == "command"
+                    and item["t"] <= commit_at[0] + GIT_SLACK_NS):
                 add(item)
                 continue
             yield from close("commit", commit=commit_at[1])
@@ -254,7 +259,8 @@ def cut_episodes(items: Iterable[Step | Marker], idle_s: float = IDLE_S,
         if task is None:
             last = max(s["t_end"] for s in steps[-3:]) if steps else None
             if kind == "checkout":  # a branch switch begins a coding episode, with the command that made it
-                carried = [s for s in steps if s["type"] == "command" and s["t"] <= item["t"] <= s["t_end"]]
+                carried = [s for s in steps if s["type"] == "command"
+                           and s["t"] - GIT_SLACK_NS <= item["t"] <= s["t_end"] + GIT_SLACK_NS]
                 steps[:] = [s for s in steps if all(s is not c for c in carried)]
                 yield from close("branch_switch")
                 steps.extend(carried)

@@ -1,0 +1,115 @@
+"""End to end: a scripted coding session in a real repository, recorded without a display, exported
+as swe, next-edit and next-command; the swe record replays to the committed tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import RecorderProcess, run_cli, spool_bytes
+from workscribe.envs.coding import GIT_ENV, SECRETS, InteractiveShell, coding_session, git, make_repo
+
+
+@pytest.mark.slow
+def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(ws_home: Path,
+                                                                          tmp_path: Path) -> None:
+    repo = tmp_path / "app"
+    base = make_repo(repo)
+
+    r = run_cli("consent", "grant", "--sources", "shell,shell-output,files,git", "--repos", str(repo),
+                "--yes")
+    assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # no X server anywhere
+    out = tmp_path / "spool"
+    proc = subprocess.Popen([sys.executable, "-m", "workscribe", "record", "--out", str(out)], env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    recorder = RecorderProcess(proc, env, out)
+    sh = None
+    try:
+        recorder.wait_ready()
+        hook = run_cli("shell-hook", "bash", env=env)
+        assert hook.returncode == 0, hook.stderr
+        sh = InteractiveShell("bash", hook.stdout, tmp_path / "home", repo, env=GIT_ENV)
+        session = coding_session(repo, sh)
+        commit = session["commit"]
+        assert "add is wrong" in session["failing"] and "all tests passed" in session["passing"]
+        time.sleep(1.0)  # let the file and git sources see the last changes
+    finally:
+        if sh is not None:
+            sh.close()
+        code, _, err = recorder.stop()
+    assert code == 0, err
+    assert not (ws_home / "shell.port").exists()
+
+    # what the spool holds: commands, edits and git events, and no secret
+    blob = spool_bytes(out)
+    for secret in SECRETS:
+        assert secret.encode() not in blob
+    actions = json.loads(run_cli("actions", str(out), "--json").stdout)
+    commands = [a for a in actions if a["type"] == "command"]
+    assert [a["text"] for a in commands][:2] == ["git switch -c fix-add", "python3 test_calc.py"]
+    assert commands[2]["text"].startswith("export API_TOKEN=<") and "ghp_" not in commands[2]["text"]
+    assert [a["text"] for a in commands][3:] == [
+        "python3 test_calc.py", "git add -A && git commit -qm 'Fix add: it subtracted'"]
+    assert [a["exit_code"] for a in commands] == [0, 1, 0, 0, 0]
+    assert "add is wrong" in commands[1]["output"] and "all tests passed" in commands[3]["output"]
+    assert all(a["cwd"] and a["duration_s"] >= 0 for a in commands)
+    edits = [a for a in actions if a["type"] == "edit"]
+    assert [(a["path"], a["detail"]["op"]) for a in edits] == [
+        ("calc.py", "modify"), ("settings.py", "create"), ("settings.py", "delete"), ("calc.py", "modify")]
+    assert "debug.log" not in str(actions)
+    gits = [a["detail"]["kind"] for a in actions if a["type"] == "git"]
+    assert gits == ["checkout", "commit"]
+    counts = json.loads(run_cli("inspect", str(out), "--json").stdout)
+    assert counts["actions"]["command"] == 5 and counts["events"]["shell.command"] == 5
+
+    # exports
+    reports = {}
+    for fmt in ("swe", "next-edit", "next-command"):
+        r = run_cli("export", str(out), "--format", fmt, "--out", str(tmp_path / fmt), "--json")
+        assert r.returncode == 0, r.stderr
+        reports[fmt] = json.loads(r.stdout)
+    records = [json.loads(line)
+               for line in (tmp_path / "swe" / "data" / "train.jsonl").read_text().splitlines()]
+    assert len(records) == 1
+    swe = records[0]
+    assert swe["base"]["hash"] == base and swe["commit"] == commit and swe["cut"] == "commit"
+    calls = [c for m in swe["messages"] if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+    names = [c["function"]["name"] for c in calls]
+    assert names.count("bash") == 5 and names.count("edit") == 4
+    tool_turns = [m for m in swe["messages"] if m["role"] == "tool"]
+    assert any("add is wrong" in m["content"] for m in tool_turns)
+
+    # replay: the edits, in order, turn the starting tree into the committed tree
+    replay = tmp_path / "replay"
+    subprocess.run(["git", "clone", "-q", str(repo), str(replay)], check=True)
+    git(replay, "checkout", "-q", base)
+    for call in calls:
+        if call["function"]["name"] == "edit":
+            diff = json.loads(call["function"]["arguments"])["diff"]
+            subprocess.run(["git", "-C", str(replay), "apply", "-"], input=diff, text=True, check=True)
+    git(replay, "add", "-A")
+    assert git(replay, "diff", "--cached", "--stat", commit) == ""
+    # and so does the net patch
+    git(replay, "reset", "-q", "--hard", base)
+    subprocess.run(["git", "-C", str(replay), "apply", "-"], input=swe["patch"], text=True, check=True)
+    git(replay, "add", "-A")
+    assert git(replay, "diff", "--cached", "--stat", commit) == ""
+
+    cmds = [json.loads(line)
+            for line in (tmp_path / "next-command" / "data" / "train.jsonl").read_text().splitlines()]
+    assert [c["next"] for c in cmds] == [a["text"] for a in commands[1:]]
+    assert reports["next-edit"]["episodes"] == 1
+    lines = (tmp_path / "next-edit" / "data" / "train.jsonl").read_text().splitlines()
+    examples = [json.loads(line) for line in lines]
+    assert len(examples) == 1  # the fix: the first edit has none before it; creates, deletes no excerpt
+    fix = examples[0]
+    assert fix["path"] == "calc.py" and "settings.py" in fix["events"]
+    assert "a - b" in fix["input"] and "<|user_cursor_is_here|>" in fix["input"]
+    assert "a + b" in fix["output"] and "a - b" not in fix["output"]
