@@ -66,6 +66,9 @@ def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(ws_ho
     assert "debug.log" not in str(actions)
     gits = [a["detail"]["kind"] for a in actions if a["type"] == "git"]
     assert gits == ["checkout", "commit"]
+    [session] = json.loads(run_cli("review", "--spool", str(out), "--json").stdout)
+    assert [(e["cut"], e["steps"]) for e in session["episodes"]] == [("commit", 11)]
+    assert session["episodes"][0]["repo"] and session["episodes"][0]["commit"] == commit
     counts = json.loads(run_cli("inspect", str(out), "--json").stdout)
     assert counts["actions"]["command"] == 5 and counts["events"]["shell.command"] == 5
 

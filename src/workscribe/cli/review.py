@@ -42,8 +42,8 @@ def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
             frames += event["kind"] == "frame"
         actions = sum(1 for _ in reduce_actions(spool.iter_events(recording)))
         episodes = [{k: ep[k] for k in ("episode_id", "task", "outcome", "cut", "start", "duration_s",
-                                        "apps")}
-                    | {"steps": len(ep["steps"])} for ep in recording_episodes(spool, recording)]
+                                        "apps", "repo", "commit")}
+                    | {"steps": len(ep["steps"])} for ep in recording_episodes(spool, recording, coding=None)]
         out.append({
             "session": head["recording_id"][:8], "recording_id": head["recording_id"],
             "start": datetime.fromtimestamp(head["wall_start_ns"] / 1e9, UTC).isoformat(
@@ -81,7 +81,8 @@ def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -
         rows.append((s["session"], s["start"], f"{s['duration_s']} s", ", ".join(s["apps"]), s["actions"],
                      s["frames"], f"{s['bytes']:,}"))
         for ep in s["episodes"]:  # one line per episode under its session
-            what = ep["task"] or f"({ep['cut'].replace('_', ' ')})"
+            cut = f"({ep['cut'].replace('_', ' ')})"
+            what = ep["task"] or (f"{ep['repo']}: {cut}" if ep["repo"] else cut)
             rows.append((f"  {ep['episode_id']}", ep["start"][11:19], f"{ep['duration_s']} s", what,
                          ep["steps"], "", ""))
     print_table(f"{len(sessions)} sessions in {folder}",

@@ -106,9 +106,10 @@ def iter_episodes(ds: Dataset, idle_s: float = IDLE_S,
 
 def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S,
                        config: ReduceConfig | None = None, stats: Counter[str] | None = None,
-                       spool_index: int = 0, coding: bool = False) -> Iterator[dict[str, Any]]:
-    """The episodes of one recording as dicts (see the module docstring); ``coding``: those of coding
-    work, every step kept, for the coding exports."""
+                       spool_index: int = 0, coding: bool | None = False) -> Iterator[dict[str, Any]]:
+    """The episodes of one recording as dicts (see the module docstring). ``coding`` False: screen
+    steps with frames (screen exports); True: episodes of coding work, every step kept (coding
+    exports); None: every episode with every step (``workscribe review``)."""
     stats = stats if stats is not None else Counter()
     head = segments[0].header
     rid = head["recording_id"]
@@ -124,7 +125,7 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
             continue
         steps = []
         for s in ep.steps:
-            if coding:
+            if coding is not False:
                 step = {"episode_id": episode_id, "step": len(steps), "t": round((s["t"] - t0) / 1e9, 3),
                         "duration_s": round((s["t_end"] - s["t"]) / 1e9, 3)}
                 for k in (*STEP_FIELDS[4:-1], *CODING_FIELDS):
@@ -157,7 +158,7 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
             "start": datetime.fromtimestamp(wall / 1e9, UTC).isoformat(timespec="milliseconds"),
             "duration_s": round((ep.end - t0) / 1e9, 3), "versions": versions, "steps": steps,
             "_spool": spool_index,
-            **({"repo": ep.repo, "base": ep.base, "commit": ep.commit} if coding else {}),
+            **({"repo": ep.repo, "base": ep.base, "commit": ep.commit} if coding is not False else {}),
         }
 
 
