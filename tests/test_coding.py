@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +18,8 @@ from workscribe.envs.coding import GIT_ENV, SECRETS, InteractiveShell, coding_se
 
 
 @pytest.mark.slow
-def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(ws_home: Path,
+@pytest.mark.parametrize("shell", ["bash"] + (["zsh"] if shutil.which("zsh") else []))
+def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(shell: str, ws_home: Path,
                                                                           tmp_path: Path) -> None:
     repo = tmp_path / "app"
     base = make_repo(repo)
@@ -33,9 +35,9 @@ def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(ws_ho
     sh = None
     try:
         recorder.wait_ready()
-        hook = run_cli("shell-hook", "bash", env=env)
+        hook = run_cli("shell-hook", shell, env=env)
         assert hook.returncode == 0, hook.stderr
-        sh = InteractiveShell("bash", hook.stdout, tmp_path / "home", repo, env=GIT_ENV)
+        sh = InteractiveShell(shell, hook.stdout, tmp_path / "home", repo, env=GIT_ENV)
         session = coding_session(repo, sh)
         commit = session["commit"]
         assert "add is wrong" in session["failing"] and "all tests passed" in session["passing"]
