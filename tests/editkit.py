@@ -1,5 +1,6 @@
 """Random but realistic edit sequences for the diff and coding-export tests: real text (standard-library
-sources), difflib-made diffs, creates, deletes, renames, undos and missing final newlines."""
+sources), diffs written as the ``files`` source writes them, creates, deletes, renames, undos and missing
+final newlines."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ import textwrap
 from pathlib import Path
 
 from workscribe.dataset import patches
-from workscribe.dataset.patches import make_diff, parse, split_lines
+from workscribe.dataset.patches import parse, split_lines
+from workscribe.sources.files import unified_diff
 
 # real text: the sources of a few standard-library modules, cut into files of a few hundred lines
 SOURCES = [inspect.getsource(m) for m in (difflib, json.decoder, textwrap, random)]
+
+
+def edit_diff(before: str | None, after: str | None, path: str, old_path: str | None = None) -> str:
+    """The diff of an edit as the ``files`` source records it (None: no file); ``""`` when nothing changed."""
+    if before == after and old_path in (None, path):
+        return ""
+    return unified_diff(before, after, path, old_path)[0]
 
 
 def real_text(rng: random.Random, lines: int | None = None) -> str:
@@ -114,24 +123,24 @@ def episode(seed: int, steps: int = 30) -> tuple[dict[str, str], list[str], dict
         if op == "create" and free:
             path = rng.choice(free)
             files[path] = "" if rng.random() < 0.1 else real_text(rng)
-            diff = make_diff(None, files[path], path)
+            diff = edit_diff(None, files[path], path)
             history[path] = [files[path]]
         elif op == "delete" and files:
             path = rng.choice(sorted(files))
-            diff = make_diff(files.pop(path), None, path)
+            diff = edit_diff(files.pop(path), None, path)
         elif op == "rename" and files and free:
             old, new = rng.choice(sorted(files)), rng.choice(free)
             text = files.pop(old)
             after = edit_text(rng, text, history.get(old, [])) if rng.random() < 0.5 else text
             files[new] = after
             history[new] = history.pop(old, []) + [after]
-            diff = make_diff(text, after, new, old_path=old)
+            diff = edit_diff(text, after, new, old_path=old)
         elif files:
             path = rng.choice(sorted(files))
             after = edit_text(rng, files[path], history[path])
             if after == files[path]:
                 continue
-            diff = make_diff(files[path], after, path)
+            diff = edit_diff(files[path], after, path)
             files[path] = after
             history[path].append(after)
         else:

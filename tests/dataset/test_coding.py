@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from editkit import apply_tree
+from editkit import apply_tree, edit_diff
 from editkit import episode as random_episode
 from workscribe.dataset.coding import CURSOR, REGION_END, REGION_START, START_OF_FILE, WRITERS
 from workscribe.dataset.export import ExportOptions
-from workscribe.dataset.patches import FileDiff, apply_file_diff, make_diff, parse, split_lines
+from workscribe.dataset.patches import FileDiff, apply_file_diff, parse, split_lines
 
 CORE = '''"""Small arithmetic helpers used by the calculator CLI."""
 
@@ -140,7 +140,7 @@ def command(
 def edit(
     n: int, path: str, before: str | None, after: str | None, old_path: str | None = None
 ) -> dict[str, Any]:
-    diff = make_diff(before, after, path, old_path=old_path)
+    diff = edit_diff(before, after, path, old_path=old_path)
     op = "create" if before is None else "delete" if after is None else "rename" if old_path else "modify"
     fd = parse(diff)[0] if diff else None
     return step(
@@ -384,7 +384,7 @@ def test_swe_record_shape(tmp_path: Path) -> None:
     assert json.loads(calls[0]["function"]["arguments"]) == {"command": "git status"}
     assert json.loads(calls[2]["function"]["arguments"]) == {
         "path": "src/calc/core.py",
-        "diff": make_diff(CORE, CORE_2, "src/calc/core.py"),
+        "diff": edit_diff(CORE, CORE_2, "src/calc/core.py"),
     }
     tools = [m for m in msgs if m["role"] == "tool"]
     assert [t["tool_call_id"] for t in tools] == [c["id"] for c in calls]

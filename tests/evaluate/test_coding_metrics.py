@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from editkit import edit_diff
 from helpers import run_cli
 from workscribe.dataset.coding import CURSOR, REGION_END, REGION_START, WRITERS
-from workscribe.dataset.patches import make_diff
 from workscribe.evaluate import coding
 from workscribe.evaluate.coding import delta_chrf, edit_region, shell_tokens, token_f1
 
@@ -133,7 +133,7 @@ def edits_episode() -> dict:
             "t": float(n),
             "type": "edit",
             "path": "app.py",
-            "diff": make_diff(a, b, "app.py"),
+            "diff": edit_diff(a, b, "app.py"),
             "detail": {"op": "modify"},
         }
         for n, (a, b) in enumerate([(APP, APP_2), (APP_2, APP_3), (APP_3, APP_4)])

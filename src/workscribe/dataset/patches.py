@@ -17,7 +17,8 @@ Nobody keeps the whole files: all that is known of a file is what its diffs show
   The net diff aligns the original lines that survive with the final list; within each changed block
   the removed and added lines are matched again (``difflib``), so an edit that is undone leaves no
   trace, and each hunk gets up to 3 lines of context, only lines whose text is known.
-- ``make_diff(before, after, path)`` writes a diff in the ``files`` source's shape (``difflib``).
+- ``split_lines``, ``quote_path``, ``file_header`` and ``format_hunk`` are the pieces of a diff's text;
+  ``sources.files.unified_diff``, the writer of the ``files`` source's diffs, is made of them too.
 
 Lines keep their line ending (``"\\n"``; none on a last line without one), so ``"".join`` gives the text
 back; only ``"\\n"`` ends a line (a ``"\\r"`` stays part of it).
@@ -38,6 +39,7 @@ NEW_FILE_MODE = "100644"  # the mode written for a created or deleted file (the 
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", '"': '"', "\\": "\\"}
+_QUOTES = {c: "\\" + e for e, c in _ESCAPES.items()}  # a character -> its escape in a C-quoted name
 
 
 @dataclass(frozen=True)
@@ -292,27 +294,6 @@ def _unquote(text: str) -> tuple[str, str]:
     raise ValueError(f"unterminated quoted file name {text!r}")
 
 
-def _quote_raw(name: str) -> str:
-    """The inside of git's C-quoting of ``name`` (no surrounding quotes)."""
-    out = []
-    reverse = {v: k for k, v in _ESCAPES.items()}
-    for byte in name.encode("utf-8", errors="surrogateescape"):
-        c = chr(byte)
-        if c in reverse:
-            out.append("\\" + reverse[c])
-        elif byte < 0x20 or byte >= 0x7F:
-            out.append(f"\\{byte:03o}")
-        else:
-            out.append(c)
-    return "".join(out)
-
-
-def quote_path(prefix: str, path: str) -> str:
-    """``prefix + path`` as git writes it in headers: C-quoted when the path needs it."""
-    raw = _quote_raw(path)
-    return f'"{prefix}{raw}"' if raw != path else f"{prefix}{path}"
-
-
 # ----- apply
 
 
@@ -358,66 +339,31 @@ def apply_file_diff(lines: list[str], fd: FileDiff) -> list[str]:
     return out
 
 
-# ----- make
+# ----- write
 
 
-def make_diff(before: str | None, after: str | None, path: str, old_path: str | None = None,
-              context: int = CONTEXT) -> str:
-    """A diff in the ``files`` source's shape from two texts (``difflib``).
-
-    Args:
-        before: the text before, or None when the file is created.
-        after: the text after, or None when the file is deleted.
-        path: the file's path (relative to the repository root, posix).
-        old_path: the path before a rename.
-
-    Returns:
-        ``--- a/OLD`` / ``+++ b/NEW`` (``/dev/null`` for a create or delete) and the hunks; ``""`` when
-        nothing changed. A rename is written with git's ``diff --git`` and ``rename from/to`` headers.
-    """
-    old_name = old_path or path
-    a = split_lines(before or "")
-    b = split_lines(after or "")
-    hunks = _difflib_hunks(a, b, context)
-    renamed = old_name != path and before is not None and after is not None
-    if not hunks and not renamed and (before is None) == (after is None):
-        return ""
-    head = ""
-    if renamed:
-        head = (f"diff --git {quote_path('a/', old_name)} {quote_path('b/', path)}\n"
-                f"rename from {_quote_bare(old_name)}\nrename to {_quote_bare(path)}\n")
-        if not hunks:
-            return head
-    old_header = DEV_NULL if before is None else quote_path("a/", old_name)
-    new_header = DEV_NULL if after is None else quote_path("b/", path)
-    return (head + f"--- {old_header}{_tab(old_header)}\n+++ {new_header}{_tab(new_header)}\n"
-            + "".join(format_hunk(h) for h in hunks))
+def quote_path(prefix: str, path: str, quote_non_ascii: bool = True) -> str:
+    """``prefix + path`` as git writes it in headers: C-quoted when the path holds a quote, a backslash, a
+    control character or, with ``quote_non_ascii`` (git's ``core.quotePath``), a non-ASCII character."""
+    out = []
+    for c in path:
+        if c in _QUOTES:
+            out.append(_QUOTES[c])
+        elif ord(c) < 0x20 or ord(c) == 0x7F or (ord(c) > 0x7F and quote_non_ascii):
+            out.extend(f"\\{byte:03o}" for byte in c.encode("utf-8", errors="surrogateescape"))
+        else:
+            out.append(c)
+    raw = "".join(out)
+    return f'"{prefix}{raw}"' if raw != path else f"{prefix}{path}"
 
 
-def _quote_bare(path: str) -> str:
-    raw = _quote_raw(path)
-    return f'"{raw}"' if raw != path else path
-
-
-def _tab(header: str) -> str:
-    """git ends a ``---``/``+++`` name holding a space with a tab, so that the name's end is clear."""
-    return "\t" if " " in header and not header.startswith('"') else ""
-
-
-def _difflib_hunks(a: list[str], b: list[str], context: int) -> list[Hunk]:
-    hunks = []
-    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
-        body: list[tuple[str, str]] = []
-        for op, i1, i2, j1, j2 in group:
-            if op == "equal":
-                body.extend((" ", t) for t in a[i1:i2])
-                continue
-            body.extend(("-", t) for t in a[i1:i2])
-            body.extend(("+", t) for t in b[j1:j2])
-        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
-        hunks.append(Hunk(i1 + 1 if i2 > i1 else i1, i2 - i1, j1 + 1 if j2 > j1 else j1, j2 - j1,
-                          tuple(body)))
-    return hunks
+def file_header(prefix: str, path: str | None, quote_non_ascii: bool = True) -> str:
+    """The name on a ``---``/``+++`` line: ``/dev/null`` for None, else ``quote_path``'s, followed by a tab
+    when it holds a space (so that git sees where the name ends)."""
+    if path is None:
+        return DEV_NULL
+    name = quote_path(prefix, path, quote_non_ascii)
+    return name + "\t" if " " in name and not name.startswith('"') else name
 
 
 def format_hunk(h: Hunk) -> str:
@@ -439,12 +385,10 @@ def format_file_diff(fd: FileDiff, git: bool = True) -> str:
             out += f"deleted file mode {NEW_FILE_MODE}\n"
         elif fd.op == "rename":
             out += (("" if fd.hunks else "similarity index 100%\n")
-                    + f"rename from {_quote_bare(str(old))}\nrename to {_quote_bare(str(new))}\n")
+                    + f"rename from {quote_path('', str(old))}\nrename to {quote_path('', str(new))}\n")
         if not fd.hunks:
             return out
-    old_header = DEV_NULL if old is None else quote_path("a/", old)
-    new_header = DEV_NULL if new is None else quote_path("b/", new)
-    return (out + f"--- {old_header}{_tab(old_header)}\n+++ {new_header}{_tab(new_header)}\n"
+    return (out + f"--- {file_header('a/', old)}\n+++ {file_header('b/', new)}\n"
             + "".join(format_hunk(h) for h in fd.hunks))
 
 
@@ -752,4 +696,4 @@ def compose(diffs: Iterable[str], context: int = CONTEXT) -> str:
 
 
 __all__ = ["CONTEXT", "FileDiff", "Hunk", "PartialTree", "apply_diff", "apply_file_diff", "compose",
-           "format_file_diff", "format_hunk", "make_diff", "parse", "quote_path", "split_lines"]
+           "file_header", "format_file_diff", "format_hunk", "parse", "quote_path", "split_lines"]

@@ -125,16 +125,9 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
             continue
         steps = []
         for s in ep.steps:
-            if coding is not False:
-                step = {"episode_id": episode_id, "step": len(steps), "t": round((s["t"] - t0) / 1e9, 3),
-                        "duration_s": round((s["t_end"] - s["t"]) / 1e9, 3)}
-                for k in (*STEP_FIELDS[4:-1], *CODING_FIELDS):
-                    step[k] = s.get(k)
-                steps.append(step)
-                continue
-            if s["type"] in CODING_TYPES:
+            if coding is False and s["type"] in CODING_TYPES:
                 continue  # screen exports: coding steps have their own formats
-            if s["frame"] is None:
+            if coding is False and s["frame"] is None:
                 stats["steps_without_frame"] += 1
                 continue
             step = {"episode_id": episode_id, "step": len(steps), "t": round((s["t"] - t0) / 1e9, 3),
@@ -143,6 +136,8 @@ def recording_episodes(spool: Spool, segments: list[Any], idle_s: float = IDLE_S
                 step[k] = s.get(k)
             age = s["t"] - s["frame_t"] if s["frame_t"] is not None else None
             step["frame_age_s"] = round(age / 1e9, 3) if age is not None else None
+            if coding is not False:
+                step.update({k: s.get(k) for k in CODING_FIELDS})
             steps.append(step)
         if not steps:
             if not ep.coding:

@@ -70,9 +70,11 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from workscribe.dataset.patches import CONTEXT, Hunk, file_header, format_hunk, quote_path, split_lines
 from workscribe.events import make_event, now_ns
 from workscribe.redact.identity import redact_private
 from workscribe.sources import inotify as ino
@@ -88,8 +90,6 @@ MAX_DELAY_S = 1.0
 MEMORY_BYTES = 128_000_000
 """Characters of file text the source holds at most (start snapshot and states after edits)."""
 
-CONTEXT = 3  # lines of context in a hunk
-
 _MASK = (ino.IN_MODIFY | ino.IN_ATTRIB | ino.IN_CLOSE_WRITE | ino.IN_MOVED_FROM | ino.IN_MOVED_TO
          | ino.IN_CREATE | ino.IN_DELETE | ino.IN_DELETE_SELF | ino.IN_MOVE_SELF | ino.IN_ONLYDIR
          | ino.IN_DONT_FOLLOW | ino.IN_EXCL_UNLINK)
@@ -102,10 +102,11 @@ def unified_diff(old: str | None, new: str | None, path: str, old_path: str | No
     numbers of lines added and removed.
 
     ``old_path`` names the file before a rename. Paths are posix and relative to the repository's
-    top; the diff applies with ``git apply`` there.
+    top; the diff applies with ``git apply`` there. Names are C-quoted as git does with
+    ``core.quotePath`` off (non-ASCII characters as they are).
     """
     a_name, b_name = old_path or path, path
-    head = [f"diff --git {_quote('a/' + a_name)} {_quote('b/' + b_name)}"]
+    head = [f"diff --git {_quote('a/', a_name)} {_quote('b/', b_name)}"]
     if old is None:
         head.append(f"new file mode {new_mode}")
     elif new is None:
@@ -114,48 +115,30 @@ def unified_diff(old: str | None, new: str | None, path: str, old_path: str | No
         if old_mode != new_mode:
             head += [f"old mode {old_mode}", f"new mode {new_mode}"]
         if a_name != b_name:
-            head += [f"rename from {_quote(a_name)}", f"rename to {_quote(b_name)}"]
-    a, b = _lines(old or ""), _lines(new or "")
+            head += [f"rename from {_quote('', a_name)}", f"rename to {_quote('', b_name)}"]
+    a, b = split_lines(old or ""), split_lines(new or "")
     out = [line + "\n" for line in head]
     added = removed = 0
     if a != b:
-        out.append(f"--- {'/dev/null' if old is None else _file_name('a/' + a_name)}\n")
-        out.append(f"+++ {'/dev/null' if new is None else _file_name('b/' + b_name)}\n")
+        out.append(f"--- {_file_header('a/', None if old is None else a_name)}\n")
+        out.append(f"+++ {_file_header('b/', None if new is None else b_name)}\n")
         for group in _grouped_opcodes(a, b):
-            i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
-            out.append(f"@@ -{_range(i1, i2)} +{_range(j1, j2)} @@\n")
+            body: list[tuple[str, str]] = []
             for tag, k1, k2, l1, l2 in group:
                 if tag == "equal":
-                    out += [_line(" ", x) for x in a[k1:k2]]
+                    body += [(" ", x) for x in a[k1:k2]]
                     continue
-                out += [_line("-", x) for x in a[k1:k2]]
-                out += [_line("+", x) for x in b[l1:l2]]
+                body += [("-", x) for x in a[k1:k2]] + [("+", x) for x in b[l1:l2]]
                 removed += k2 - k1
                 added += l2 - l1
+            i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+            old_start, new_start = i1 + 1 if i2 > i1 else i1, j1 + 1 if j2 > j1 else j1  # 1-based
+            out.append(format_hunk(Hunk(old_start, i2 - i1, new_start, j2 - j1, tuple(body))))
     return "".join(out), added, removed
 
 
-def _lines(text: str) -> list[str]:
-    """Lines with their ``\\n`` (only ``\\n`` ends a line, as for git); the last may lack it."""
-    if not text:
-        return []
-    parts = text.split("\n")
-    lines = [p + "\n" for p in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def _line(prefix: str, line: str) -> str:
-    return prefix + line if line.endswith("\n") else f"{prefix}{line}\n\\ No newline at end of file\n"
-
-
-def _range(start: int, stop: int) -> str:
-    """A hunk range as diff writes it (``start`` 0-based; an empty range names the line before)."""
-    length = stop - start
-    if length == 1:
-        return str(start + 1)
-    return f"{start + 1 if length else start},{length}"
+_quote = partial(quote_path, quote_non_ascii=False)
+_file_header = partial(file_header, quote_non_ascii=False)
 
 
 def _grouped_opcodes(a: list[str], b: list[str]) -> list[list[tuple[str, int, int, int, int]]]:
@@ -190,31 +173,6 @@ def _grouped_opcodes(a: list[str], b: list[str]) -> list[list[tuple[str, int, in
     if group and not (len(group) == 1 and group[0][0] == "equal"):
         groups.append(group)
     return [g for g in groups if any(c[0] != "equal" for c in g)]
-
-
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r",
-            '"': '\\"', "\\": "\\\\"}
-
-
-def _quote(name: str) -> str:
-    """A path as git writes it in headers: C-quoted when it holds a quote, backslash or control."""
-    if not any(c in _ESCAPES or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        return name
-    out = []
-    for c in name:
-        if c in _ESCAPES:
-            out.append(_ESCAPES[c])
-        elif ord(c) < 0x20 or ord(c) == 0x7F:
-            out.append(f"\\{ord(c):03o}")
-        else:
-            out.append(c)
-    return '"' + "".join(out) + '"'
-
-
-def _file_name(name: str) -> str:
-    """A ``---``/``+++`` name: git ends one holding a space with a tab."""
-    quoted = _quote(name)
-    return quoted + "\t" if " " in quoted and not quoted.startswith('"') else quoted
 
 
 # -- reading files -------------------------------------------------------------------------------
