@@ -118,3 +118,57 @@ def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(shell
     assert fix["path"] == "calc.py" and "settings.py" in fix["events"]
     assert "a - b" in fix["input"] and "<|user_cursor_is_here|>" in fix["input"]
     assert "a + b" in fix["output"] and "a - b" not in fix["output"]
+
+
+def _record(out: Path, env: dict[str, str]) -> RecorderProcess:
+    proc = subprocess.Popen([sys.executable, "-m", "workscribe", "record", "--out", str(out)], env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    recorder = RecorderProcess(proc, env, out)
+    recorder.wait_ready()
+    return recorder
+
+
+@pytest.mark.slow
+def test_no_command_is_kept_while_paused_outside_the_repos_or_without_the_shell_source(
+        ws_home: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "app"
+    make_repo(repo)
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+
+    def grant(sources: str) -> None:
+        r = run_cli("consent", "grant", "--sources", sources, "--repos", str(repo), "--yes")
+        assert r.returncode == 0, r.stderr
+
+    hook = run_cli("shell-hook", "bash", env=env).stdout
+    sh = InteractiveShell("bash", hook, tmp_path / "home", repo, env=GIT_ENV)
+    recorders: list[RecorderProcess] = []
+    try:
+        grant("files,git")
+        recorders.append(_record(tmp_path / "no-shell", env))
+        assert not (ws_home / "shell.port").exists()
+        sh.run("echo not-consented")
+        recorders[-1].stop()
+        grant("shell")
+        recorders.append(_record(tmp_path / "shell", env))
+        sh.run("echo before-pause")
+        assert recorders[-1].control("pause")["state"] == "paused"
+        sh.run("echo while-paused")
+        recorders[-1].control("resume")
+        sh.run(f"cd {tmp_path} && echo leaving-the-repo")  # cwd before was in the repo: kept
+        sh.run("echo outside-the-repo")
+        sh.run(f"cd {repo} && echo back")
+        time.sleep(0.5)
+        code, _, err = recorders[-1].stop()
+        assert code == 0, err
+    finally:
+        sh.close()
+        for recorder in recorders:
+            if recorder.proc.poll() is None:
+                recorder.kill9()
+    events = json.loads(run_cli("inspect", str(tmp_path / "no-shell"), "--json").stdout)["events"]
+    assert "shell.command" not in events
+    actions = json.loads(run_cli("actions", str(tmp_path / "shell"), "--json").stdout)
+    assert [a["text"] for a in actions if a["type"] == "command"] == [
+        "echo before-pause", f"cd {tmp_path} && echo leaving-the-repo", f"cd {repo} && echo back"]
+    assert b"while-paused" not in spool_bytes(tmp_path / "shell")
+    assert b"outside-the-repo" not in spool_bytes(tmp_path / "shell")

@@ -327,6 +327,10 @@ class Guard:
     has reported (``on_page``) that the page it shows is within them; ``browser`` events are kept
     only for such pages.
 
+    Shell commands, file edits and git events do not depend on windows: they are kept unless they
+    happened during a pause, a command only when its working directory is inside a granted repo.
+    Without display sources there is no window scope at all (no ``out_of_scope`` gaps).
+
     Args:
         consent: the active consent.
         now: the recording clock (injectable for tests).

@@ -29,6 +29,8 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
            segment_seconds: float, as_json: bool) -> None:
     """Record the consented apps and sources into a spool folder.
 
+    A consent of only the shell, files and git sources needs no X display.
+
     Example: workscribe record --out ~/spool --duration 600 --display :1
     """
     from workscribe.control import ControlError
