@@ -71,6 +71,10 @@ def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(shell
     [session] = json.loads(run_cli("review", "--spool", str(out), "--json").stdout)
     assert [(e["cut"], e["steps"]) for e in session["episodes"]] == [("commit", 11)]
     assert session["episodes"][0]["repo"] and session["episodes"][0]["commit"] == commit
+    coding = json.loads(run_cli("stats", str(out), "--json").stdout)["coding"]
+    assert coding["episodes"] == 1 and coding["cut_reasons"]["commit"] == 1
+    assert coding["steps"] == {"command ok": 4, "edit modify": 2, "command failed": 1, "edit create": 1,
+                               "edit delete": 1, "git checkout": 1, "git commit": 1}
     counts = json.loads(run_cli("inspect", str(out), "--json").stdout)
     assert counts["actions"]["command"] == 5 and counts["events"]["shell.command"] == 5
 

@@ -93,12 +93,13 @@ def iter_recordings(ds: Dataset) -> Iterator[tuple[int, list[Any]]]:
         yield i, segments
 
 
-def iter_episodes(ds: Dataset, idle_s: float = IDLE_S,
-                  config: ReduceConfig | None = None) -> Iterator[dict[str, Any]]:
-    """Every episode of every recording, recording by recording, each in order of start."""
+def iter_episodes(ds: Dataset, idle_s: float = IDLE_S, config: ReduceConfig | None = None,
+                  coding: bool | None = False) -> Iterator[dict[str, Any]]:
+    """Every episode of every recording, recording by recording, each in order of start (``coding``:
+    as for ``recording_episodes``)."""
     for i, segments in iter_recordings(ds):
         spool = ds.spools[i]
-        yield from recording_episodes(spool, segments, idle_s, config, ds.stats, i)
+        yield from recording_episodes(spool, segments, idle_s, config, ds.stats, i, coding)
         for problem in spool.problems:
             if problem not in ds.problems:
                 ds.problems.append(problem)

@@ -6,6 +6,10 @@ actions per type and per app, episode lengths in steps and seconds, distinct sto
 why episodes were cut, tasks and their outcomes, steps left out for lack of a frame, and every problem
 found on the way (a skipped or damaged segment, named).
 
+Recordings that hold coding work (a consent with the shell, files or git source) are read a second
+time for it: coding episodes and their cut reasons, commands (and how many failed), edits per kind,
+git events per kind. The page gets a plot of them when there are any.
+
 ``render_html(stats)`` turns them into one HTML page: a summary table and a plot per figure, each a
 PNG inlined as base64 (matplotlib, Agg), with no script and no network resource. The same spools give
 the same bytes: no clock is read and PNGs carry no software version.
@@ -23,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workscribe.dataset.source import Dataset, iter_episodes, iter_recordings
+from workscribe.guard import CODING_SOURCES
 from workscribe.process.episodes import CUT_REASONS
-from workscribe.process.reduce import ACTION_TYPES
+from workscribe.process.reduce import ACTION_TYPES, CODING_TYPES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -60,6 +65,9 @@ class Stats:
     episodes_without_frames: int = 0
     segments_skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    coding_episodes: int = 0
+    coding_steps: Counter[str] = field(default_factory=Counter)  # "command ok", "edit modify", ...
+    coding_cut_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def frames_stored(self) -> int:
@@ -86,6 +94,7 @@ class Stats:
                 ("episode seconds", _describe(_summary(self.episode_seconds))),
                 ("steps without frame", self.steps_without_frame),
                 ("episodes without frames", self.episodes_without_frames),
+                ("coding episodes", self.coding_episodes), ("coding steps", sum(self.coding_steps.values())),
                 ("segments skipped", self.segments_skipped), ("problems", len(self.problems))]
 
     def as_dict(self) -> dict[str, Any]:
@@ -108,6 +117,8 @@ class Stats:
             "segments_skipped": self.segments_skipped,
             "problems": self.problems,
             "per_recording": self.recordings,
+            "coding": {"episodes": self.coding_episodes, "steps": _by_count(self.coding_steps),
+                       "cut_reasons": _ordered(self.coding_cut_reasons, CUT_REASONS)},
         }
 
 
@@ -137,12 +148,27 @@ def collect_stats(ds: Dataset) -> Stats:
         rid = segments[0].header["recording_id"]
         stats.recordings.append({"session": rid[:8], "recording_id": rid, "actions": actions[rid],
                                  "frames_stored": sum(s.count_frames() for s in segments)})
+    if any(source in CODING_SOURCES for spool in ds.spools for seg in spool.segments
+           for source in (seg.header.get("consent") or {}).get("sources", ())):
+        for ep in iter_episodes(ds, coding=True):  # a second pass, for the coding work
+            stats.coding_episodes += 1
+            stats.coding_cut_reasons[ep["cut"]] += 1
+            stats.coding_steps.update(_coding_kind(step) for step in ep["steps"]
+                                      if step["type"] in CODING_TYPES)
     stats.steps_without_frame = ds.stats["steps_without_frame"]
     stats.episodes_without_frames = ds.stats["episodes_without_frames"]
     stats.segments_skipped = ds.stats["segments_skipped"]
     for spool in ds.spools:  # after reading: damaged records are found while reading
         stats.problems += [p for p in spool.problems if p not in stats.problems]
     return stats
+
+
+def _coding_kind(step: dict[str, Any]) -> str:
+    """``command ok`` / ``command failed``, ``edit <op>``, ``git <kind>``."""
+    if step["type"] == "command":
+        return "command ok" if step["exit_code"] == 0 else "command failed"
+    detail = step.get("detail") or {}
+    return f"{step['type']} {detail.get('op') if step['type'] == 'edit' else detail.get('kind')}"
 
 
 def _summary(values: Sequence[float]) -> dict[str, float]:
@@ -179,7 +205,8 @@ p.note { color: #555; margin-top: 0.2em; }
 
 
 def render_html(stats: Stats, title: str = "workscribe stats") -> str:
-    """One self-contained HTML page of ``stats``: a summary table and five inline plots."""
+    """One self-contained HTML page of ``stats``: a summary table and five inline plots (six with
+    coding work)."""
     d = stats.as_dict()
     apps = d["actions_by_app"]
     if len(apps) > MAX_APPS_PLOTTED:
@@ -203,6 +230,11 @@ def render_html(stats: Stats, title: str = "workscribe stats") -> str:
          "Why each episode ended: the end or start of a task, an app switch, an idle time, a pause, "
          "an out-of-scope stretch, or the end of the recording."),
     ]
+    if stats.coding_episodes:
+        ends = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in d["coding"]["cut_reasons"].items() if n)
+        plots.append(("Coding work", _barh(d["coding"]["steps"], "steps"),
+                      f"Commands (by exit status), file edits and git events in {stats.coding_episodes} "
+                      f"coding episodes, which ended at: {ends}."))
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{esc(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
