@@ -6,8 +6,10 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +78,26 @@ class Sink:
     def of(self, kind: str) -> list[dict]:
         with self._cond:
             return [e for e in self.events if e["kind"] == kind]
+
+
+@contextmanager
+def started_sources(make: Callable[..., Any]) -> Iterator[Callable[..., tuple[Any, Sink]]]:
+    """``start(*args, **kw)`` makes a source with ``make``, starts it on a new ``Sink`` and returns both;
+    every source started is stopped on leaving."""
+    started: list[Any] = []
+
+    def start(*args: Any, **kw: Any) -> tuple[Any, Sink]:
+        sink = Sink()
+        source = make(*args, **kw)
+        source.start(sink)
+        started.append(source)
+        return source, sink
+
+    try:
+        yield start
+    finally:
+        for source in started:
+            source.stop()
 
 
 def child_processes() -> set[int]:

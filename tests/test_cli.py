@@ -137,7 +137,8 @@ def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> No
     assert Path(loop["report"]).read_text().count("<img") >= 3
     coding = result["coding"]  # the scripted coding session, recorded without a display
     assert (coding["commands"], coding["edits"], coding["git"]) == (5, 4, 2)
-    assert coding["replays"] and coding["exports"] == {"swe": 1, "next-edit": 1, "next-command": 4}
+    assert coding["replays"] and coding["patch_replays"]
+    assert coding["exports"] == {"swe": 1, "next-edit": 1, "next-command": 4}
 
 
 @pytest.mark.x11

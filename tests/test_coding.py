@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from helpers import RecorderProcess, run_cli, spool_bytes
-from workscribe.envs.coding import GIT_ENV, SECRETS, InteractiveShell, coding_session, git, make_repo
+from workscribe.envs.coding import (
+    GIT_ENV,
+    SECRETS,
+    InteractiveShell,
+    coding_session,
+    make_repo,
+    replay_swe,
+    tool_calls,
+)
 
 
 @pytest.mark.slow
@@ -89,27 +97,13 @@ def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(shell
     assert len(records) == 1
     swe = records[0]
     assert swe["base"]["hash"] == base and swe["commit"] == commit and swe["cut"] == "commit"
-    calls = [c for m in swe["messages"] if m["role"] == "assistant" for c in m.get("tool_calls") or []]
-    names = [c["function"]["name"] for c in calls]
+    names = [c["function"]["name"] for c in tool_calls(swe)]
     assert names.count("bash") == 5 and names.count("edit") == 4
     tool_turns = [m for m in swe["messages"] if m["role"] == "tool"]
     assert any("add is wrong" in m["content"] for m in tool_turns)
 
-    # replay: the edits, in order, turn the starting tree into the committed tree
-    replay = tmp_path / "replay"
-    subprocess.run(["git", "clone", "-q", str(repo), str(replay)], check=True)
-    git(replay, "checkout", "-q", base)
-    for call in calls:
-        if call["function"]["name"] == "edit":
-            diff = json.loads(call["function"]["arguments"])["diff"]
-            subprocess.run(["git", "-C", str(replay), "apply", "-"], input=diff, text=True, check=True)
-    git(replay, "add", "-A")
-    assert git(replay, "diff", "--cached", "--stat", commit) == ""
-    # and so does the net patch
-    git(replay, "reset", "-q", "--hard", base)
-    subprocess.run(["git", "-C", str(replay), "apply", "-"], input=swe["patch"], text=True, check=True)
-    git(replay, "add", "-A")
-    assert git(replay, "diff", "--cached", "--stat", commit) == ""
+    # replay: the edits, in order, turn the starting tree into the committed tree, and so does the patch
+    assert replay_swe(repo, swe, commit, tmp_path / "replay") == {"edits": True, "patch": True}
 
     cmds = [json.loads(line)
             for line in (tmp_path / "next-command" / "data" / "train.jsonl").read_text().splitlines()]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gitkit import Sink, child_processes, git, make_repo, use_git_env
+from gitkit import Sink, child_processes, git, make_repo, started_sources, use_git_env
 from workscribe.redact.identity import redact_private
 from workscribe.sources.files import FilesSource, unified_diff
 
@@ -42,18 +42,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def files(repo: Path) -> Iterator[Callable[..., tuple[FilesSource, Sink]]]:
     """Starts a files source on ``repo``; every source started is stopped after the test."""
-    started: list[FilesSource] = []
-
-    def start(**options) -> tuple[FilesSource, Sink]:
-        sink = Sink()
-        source = FilesSource([repo], log=lambda m: None, **options)
-        source.start(sink)
-        started.append(source)
-        return source, sink
-
-    yield start
-    for source in started:
-        source.stop()
+    with started_sources(lambda **options: FilesSource([repo], log=lambda m: None, **options)) as start:
+        yield start
 
 
 def settle(repo: Path, sink: Sink) -> list[dict]:

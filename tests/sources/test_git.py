@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gitkit import AUTHOR, AUTHOR_EMAIL, Sink, child_processes, git, make_repo, use_git_env
+from gitkit import AUTHOR, AUTHOR_EMAIL, Sink, child_processes, git, make_repo, started_sources, use_git_env
 from workscribe.redact.identity import redact_private
 from workscribe.sources.base import SourceError
 from workscribe.sources.git import GitSource, reflog_kind
@@ -28,18 +28,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def watch() -> Iterator[Callable[..., tuple[GitSource, Sink]]]:
     """Starts a git source on the given repositories; every one started is stopped after the test."""
-    started: list[GitSource] = []
-
-    def start(*repos: Path) -> tuple[GitSource, Sink]:
-        sink = Sink()
-        source = GitSource(list(repos), log=lambda m: None)
-        source.start(sink)
-        started.append(source)
-        return source, sink
-
-    yield start
-    for source in started:
-        source.stop()
+    with started_sources(lambda *repos: GitSource(list(repos), log=lambda m: None)) as start:
+        yield start
 
 
 def head(repo: Path) -> str:

@@ -200,12 +200,18 @@ def _coding_demo(out: Path, quiet: bool) -> dict:
     """Records the scripted coding session with the shell, files and git sources, exports it as swe,
     next-edit and next-command, and replays the swe record's edits onto the starting commit."""
     import shutil
-    import subprocess
 
     from workscribe import guard, paths
     from workscribe.control import ControlError, request
     from workscribe.dataset.export import ExportOptions, export
-    from workscribe.envs.coding import GIT_ENV, InteractiveShell, coding_session, git, make_repo
+    from workscribe.envs.coding import (
+        GIT_ENV,
+        InteractiveShell,
+        coding_session,
+        make_repo,
+        replay_swe,
+        tool_calls,
+    )
     from workscribe.recorder import spawn_recorder, wait_until_ready
     from workscribe.sources.shell import hook_code, port_file
     from workscribe.spool import crypto
@@ -246,24 +252,14 @@ def _coding_demo(out: Path, quiet: bool) -> dict:
         exports[fmt] = sum(report["rows"].values())
     swe_file = out / "dataset-swe" / "data" / "train.jsonl"
     records = [json.loads(line) for line in swe_file.read_text().splitlines()]
-    steps = [s for r in records for m in r["messages"] if m["role"] == "assistant"
-             for s in m.get("tool_calls") or []]
-    replay = out / "replay"
-    subprocess.run(["git", "clone", "-q", str(repo), str(replay)], check=True)
-    git(replay, "checkout", "-q", base)
-    replays = True
-    for call in steps:
-        if call["function"]["name"] == "edit":
-            diff = json.loads(call["function"]["arguments"])["diff"]
-            applied = subprocess.run(["git", "-C", str(replay), "apply", "-"], input=diff, text=True,
-                                     capture_output=True)
-            replays = replays and applied.returncode == 0
-    git(replay, "add", "-A")
-    replays = replays and git(replay, "diff", "--cached", "--stat", session["commit"]) == ""
-    return {"out": str(out), "commands": sum(s["function"]["name"] == "bash" for s in steps),
-            "edits": sum(s["function"]["name"] == "edit" for s in steps),
+    calls = [c for r in records for c in tool_calls(r)]
+    replayed = [replay_swe(repo, r, session["commit"], out / f"replay-{n}") for n, r in enumerate(records)]
+    return {"out": str(out), "commands": sum(c["function"]["name"] == "bash" for c in calls),
+            "edits": sum(c["function"]["name"] == "edit" for c in calls),
             "git": sum(len(json.loads(r["git"] or "[]")) for r in records), "exports": exports,
-            "replays": replays}
+            "replays": bool(replayed) and all(r["edits"] for r in replayed)
+            and all(r["base"]["hash"] == base for r in records),  # from the commit the session began at
+            "patch_replays": bool(replayed) and all(r["patch"] for r in replayed)}
 
 
 def register(cli: click.Group) -> None:

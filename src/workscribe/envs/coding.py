@@ -4,11 +4,14 @@
 lines at its prompt like a person. ``coding_session`` is the story the demo and the tests record: in
 a fresh git repository, switch to a branch, edit a file (saved the way editors save: a temporary
 file renamed over it), run a failing test, type a token on the command line, save and remove a
-settings file holding a key, fix the bug, run the test again and commit.
+settings file holding a key, fix the bug, run the test again and commit. ``replay_swe`` checks an
+exported ``swe`` record against the repository: its edits, and its net patch, applied to its base
+commit must give the committed tree.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -152,3 +155,29 @@ def coding_session(repo: Path, sh: InteractiveShell, settle: float = 0.3) -> dic
     passing = sh.run("python3 test_calc.py")
     sh.run("git add -A && git commit -qm 'Fix add: it subtracted'")
     return {"failing": failing, "passing": passing, "commit": git(repo, "rev-parse", "HEAD").strip()}
+
+
+def tool_calls(record: dict) -> list[dict]:
+    """The tool calls of an ``swe`` record's assistant turns, in order."""
+    return [c for m in record["messages"] if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+
+
+def replay_swe(repo: Path, record: dict, commit: str, work: Path) -> dict[str, bool]:
+    """Clones ``repo`` into ``work`` and applies to the record's base commit, with ``git apply``, first
+    its edit calls in order, then its net ``patch``; for each, whether the tree is then ``commit``'s."""
+    subprocess.run(["git", "clone", "-q", str(repo), str(work)], check=True, capture_output=True)
+
+    def gives_commit(diffs: list[str]) -> bool:
+        git(work, "checkout", "-q", "-f", record["base"]["hash"])
+        git(work, "clean", "-qfd")
+        for diff in diffs:
+            applied = subprocess.run(["git", "-C", str(work), "apply", "-"], input=diff, text=True,
+                                     capture_output=True)
+            if applied.returncode != 0:
+                return False
+        git(work, "add", "-A")
+        return git(work, "diff", "--cached", "--stat", commit) == ""
+
+    edits = [json.loads(c["function"]["arguments"])["diff"] for c in tool_calls(record)
+             if c["function"]["name"] == "edit"]
+    return {"edits": gives_commit(edits), "patch": gives_commit([record["patch"]])}

@@ -267,14 +267,10 @@ def cut_episodes(items: Iterable[Step | Marker], idle_s: float = IDLE_S,
                 see_git(item)
                 base_heads = dict(heads)
                 coding = True
-            elif steps and last is not None and item["t"] - last > (coding_idle_ns if coding else idle_ns):
+            elif last is not None and item["t"] - last > (coding_idle_ns if coding else idle_ns):
                 yield from close("idle")
-            elif item["type"] in CODING_TYPES and not coding:
-                if steps:
-                    yield from close("app_switch")
-                coding = True
-            elif steps and not coding and item["app"] != steps[-1]["app"]:
-                yield from close("app_switch")
+            elif steps and not coding and (item["type"] in CODING_TYPES or item["app"] != steps[-1]["app"]):
+                yield from close("app_switch")  # screen work ends where coding work or another app begins
             if item["type"] in CODING_TYPES and not steps:
                 coding = True
         add(item)

@@ -284,15 +284,18 @@ class _Reducer:
         if start is None or end is None:
             return
         action = dict.fromkeys(ACTION_KEYS)
-        before = [ref for ft, ref in self.recent_frames if ft <= start]
-        action.update(t=start, type="type", text=SECURE_TEXT, app=self.app, window=self.window,
-                      frame_before=before[-1] if before else None)
-        e = _Entry(action)
-        e.done = True
-        at = next((i for i, q in enumerate(self.queue) if q.action["t"] > start), len(self.queue))
+        action.update(t=start, type="type", text=SECURE_TEXT, app=self.app, window=self.window)
+        self._place(action, end)
+
+    def _place(self, action: Action, end: int) -> None:
+        """Queues a finished action that may start before actions already queued (its event came when
+        it ended): by its start, with the frames at or before its start and at or after ``end``."""
+        before = [ref for ft, ref in self.recent_frames if ft <= action["t"]]
+        action.update(t_end=end, frame_before=before[-1] if before else None)
+        e = _Entry(action, done=True)
+        at = next((i for i, q in enumerate(self.queue) if q.action["t"] > action["t"]), len(self.queue))
         self.queue.insert(at, e)
         after = [ref for ft, ref in self.recent_frames if ft >= end]
-        e.action["t_end"] = end
         if after:
             e.action["frame_after"], e.after_set = after[0], True
         else:
@@ -315,12 +318,7 @@ class _Reducer:
         else:
             action.update(type="git", text=data.get("message"),
                           detail={"kind": kind, **{k: v for k, v in data.items() if k != "message"}})
-        before = [ref for ft, ref in self.recent_frames if ft <= action["t"]]
-        action["frame_before"] = before[-1] if before else None
-        e = _Entry(action, done=True)
-        at = next((i for i, q in enumerate(self.queue) if q.action["t"] > action["t"]), len(self.queue))
-        self.queue.insert(at, e)
-        self._set_end(e, t)
+        self._place(action, t)
 
     def _starting_at(self, t: int) -> Iterator[_Entry]:
         """Entries whose action starts at ``t`` (all at the tail of the queue: events come sorted)."""
