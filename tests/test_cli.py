@@ -143,14 +143,27 @@ def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> No
 
 @pytest.mark.x11
 @pytest.mark.slow
-def test_bench_record_reports_no_lost_events() -> None:
-    r = run_cli("bench", "record", "--duration", "4", "--json", timeout=180)
+def test_bench_record_reports_each_workload_and_loses_nothing() -> None:
+    r = run_cli("bench", "record", "--duration", "5", "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
-    assert set(result) >= {"cpu_percent", "rss_mb", "bytes_per_hour", "events_injected", "events_captured",
-                           "events_lost", "burst_events_per_s"}
-    assert result["events_injected"] > 500  # the burst alone is 1000 events
-    assert result["events_lost"] == 0 and result["events_captured"] == result["events_injected"]
+    assert set(result["workloads"]) == {"typing", "terminal", "browser"}
+    for name, figures in result["workloads"].items():
+        assert set(figures) >= {"cpu_percent", "rss_peak_mb", "bytes_per_hour", "frames_stored",
+                                "frames_dropped", "events_injected", "events_lost"}, name
+        assert figures["frames_stored"] > 0, name
+        assert figures["frames_dropped"]["action"] == 0, (name, figures)
+        assert figures["events_lost"] == 0 and figures["events_captured"] == figures["events_injected"], name
+        assert 0 < figures["rss_peak_mb"] and 0 <= figures["cpu_percent"], name
+    typing = result["workloads"]["typing"]
+    assert typing["events_injected"] > 500  # the burst alone is 1000 events
+    assert typing["burst_events_per_s"] > 100
+    assert result["workloads"]["terminal"]["text_reads"]["lines_glyphs"] > 0  # terminal text read by glyphs
+
+
+def test_bench_record_refuses_an_unknown_workload() -> None:
+    r = run_cli("bench", "record", "--workload", "spreadsheet", "--json")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "spreadsheet" in r.stderr
 
 
 @pytest.mark.x11

@@ -32,6 +32,7 @@ from workscribe.redact.frames import FrameRedactionStage
 from workscribe.redact.identity import find_private, redact_private
 from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
+from workscribe.redact.ocr import OcrProcess
 from workscribe.redact.text import RULESET_VERSION
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
@@ -348,7 +349,12 @@ class Recorder:
         return {"out": str(opts.out), "stop_reason": self.stop_reason or "stopped",
                 "events": self.spool.events_written, "frames": self.spool.frames_stored,
                 "frames_dropped": self.spool.frames_dropped + (self.frames.dropped if self.frames else 0),
+                "frames_dropped_action": (self.screen.missed_before + self.screen.refused["before"]
+                                          + self.screen.refused["after"]) if self.screen else 0,
+                "frames_waiting_peak": self.frames.waiting_peak if self.frames else 0,
+                "frames_parked": self.frames.parked if self.frames else 0,
                 "frames_redacted": self.frames.redacted_frames if self.frames else 0,
+                "ocr": dict(self.frames.redactor.stats) if self.frames else {},
                 "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}
 
@@ -371,7 +377,8 @@ class Recorder:
             self.browser.start(self._on_event)
             self.sources.append(self.browser)
         if "screen" in self.consent.sources:
-            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private), self.spool.put_frame)
+            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private, ocr=OcrProcess()),
+                                              self.spool.put_frame, spill_dir=opts.out)
             self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
                                        keyframe_s=opts.keyframe_s)
             self.screen.start(self._on_frame)

@@ -49,7 +49,8 @@ def bench_frames(n_lines: int = 24) -> dict[str, Any]:
     planted = sum(1 for line in lines if find_hits(line))
     leaked = len(find_hits(after))
     stored: list[np.ndarray] = []
-    stage = FrameRedactionStage(redactor, lambda e, img: stored.append(img) or True, max_queue=n_lines + 1)
+    stage = FrameRedactionStage(redactor, lambda e, img: stored.append(img) or True,
+                                max_change_backlog=n_lines + 1)
     frames = [_screen(lines[:k]) for k in range(1, n_lines + 1)]
     t = time.process_time()
     for frame in frames:

@@ -16,36 +16,50 @@ def bench_group() -> None:
 
 
 @bench_group.command("record")
+@click.option("--workload", type=click.Choice(["all", "typing", "terminal", "browser"]), default="all",
+              show_default=True, help="typing: little output; terminal: commands printing output in a "
+              "full-screen xterm; browser: scrolling a long page in Chromium; all: each in turn.")
 @click.option("--duration", default=60.0, show_default=True, type=float,
-              help="Seconds of steady typing and clicking.")
+              help="Seconds of steady work per workload.")
 @click.option("--fps", default=5.0, show_default=True, type=float, help="Recorder frame rate.")
 @click.option("--burst-rate", default=500, show_default=True, type=int,
-              help="Injected input events per second in the burst phase.")
+              help="Injected input events per second in the typing workload's burst phase.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the demonstrator.")
 @json_option
-def bench_record_cmd(duration: float, fps: float, burst_rate: int, seed: int, as_json: bool) -> None:
-    """Measure the recorder: CPU, memory, bytes per hour, lost events.
+def bench_record_cmd(workload: str, duration: float, fps: float, burst_rate: int, seed: int,
+                     as_json: bool) -> None:
+    """Measure the recorder with every privacy stage on: CPU, memory, bytes per hour, frames, lost events.
 
-    Example: workscribe bench record --json
+    Example: workscribe bench record --workload terminal --json
     """
     from rich.progress import Progress
 
-    from workscribe.bench.record import bench_record
+    from workscribe.bench.record import WORKLOADS, BenchError, bench_record
     from workscribe.envs.xdisplay import DisplayError
 
     if duration <= 0 or burst_rate <= 0:
         raise CliError("--duration and --burst-rate must be > 0")
+    names = WORKLOADS if workload == "all" else (workload,)
     try:
         with Progress(transient=True, disable=as_json) as bar:
-            task = bar.add_task("steady workload", total=1.0)
-            result = bench_record(duration, fps, burst_rate, seed=seed,
-                                  progress=lambda f: bar.update(task, completed=f))
-    except (DisplayError, RuntimeError) as exc:
+            tasks = {n: bar.add_task(f"{n} workload", total=1.0) for n in names}
+            result = bench_record(names, duration, fps, burst_rate, seed=seed,
+                                  progress=lambda n, f: bar.update(tasks[n], completed=f))
+    except (DisplayError, BenchError, RuntimeError) as exc:
         raise CliError(str(exc), code=EXIT_FAILED) from None
     if as_json:
         echo_json(result)
-    else:
-        print_table("bench record", ["figure", "value"], result.items())
+        return
+    figures = ["cpu_percent", "rss_peak_mb", "bytes_per_hour", "frames_stored", "frames_dropped",
+               "frames_waited_on_disk", "events_injected", "events_lost"]
+    rows = [(f, *(_cell(result["workloads"][n].get(f)) for n in names)) for f in figures]
+    print_table(f"bench record ({duration:.0f} s each, {fps:g} fps)", ["figure", *names], rows)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
 
 
 @bench_group.command("redact")

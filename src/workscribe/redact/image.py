@@ -1,28 +1,40 @@
-"""Pixel redaction: text on screen that holds a secret or PII is found by OCR and filled.
+"""Pixel redaction: text on screen that holds a secret or PII is found and filled.
 
-OCR is rapidocr-onnxruntime, whose detection and recognition models ship inside the wheel (no
-download at run time). It is set up for screens: no angle classifier, one thread, and no upscaling
-of small crops (the library's default scales the short side to 736 px, which makes a one-line crop
-cost seconds). Each recognised line goes through the text rules (``redact.text.find_hits``); the
-part of the line box under a hit, widened by ``pad_chars`` characters each side, is filled black.
-Positions inside a line are proportional to character offsets, which monospace terminal text meets
-well and proportional fonts roughly; the padding covers the difference.
+Reading the text of a region costs the least that works:
 
-``redact_region`` OCRs only a rectangle of the frame: the recorder passes the part that changed
-since the last redacted frame and reuses the rest (full-frame OCR costs about 1.3 s here).
+1. **Glyphs.** The region (a changed band of one allowed window) is cut into text lines on its
+   background colour. Where its text sits on a monospace grid (terminals, code editors), each cell's
+   glyph is looked up in a ``GlyphTable`` that OCR has taught (``redact.glyphs``): a line whose
+   glyphs are all known is read exactly, spaces included, in microseconds.
+2. **OCR of words.** A line with a glyph not seen before, or a line of proportional text, is read
+   by OCR without detection, one word (or gap-separated segment) at a time, from a clean black-on-
+   white rendering of its ink (so colours, dark themes and a block cursor read alike); the words
+   teach the glyph table. Proportional lines are cached by their pixels, so a line is read once.
+3. **OCR with detection** for ink that is not a line of text (taller than ``MAX_LINE_HEIGHT``).
+
+OCR is rapidocr-onnxruntime (models inside the wheel, no download), in a child process at low
+priority in the recorder (``redact.ocr.OcrProcess``). Each line's text goes through the finder
+(``redact.text.find_hits``, or the recorder's, which adds the contributor's identity); the cells
+under a hit, widened by a cell each side (by ``pad_chars`` characters for OCR'd text), are filled.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from workscribe.redact import glyphs as gl
+from workscribe.redact.ocr import LocalOcr, Ocr
 from workscribe.redact.text import Hit, find_hits
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
+Rect = tuple[int, int, int, int]  # x, y, w, h
+PAD = 3  # pixels of background around a word crop given to OCR
+MAX_CACHED_LINES = 4096
 
 
 @dataclass(frozen=True)
@@ -31,93 +43,270 @@ class ImageHit:
 
     label: str
     box: Box
-    line: str  # the OCR'd line, redacted (safe to print)
+    line: str  # the line as read, redacted (safe to print)
+
+
+def _render(ink: np.ndarray) -> np.ndarray:
+    """Black ink on white, with a margin: what OCR reads best."""
+    h, w = ink.shape
+    out = np.full((h + 2 * PAD, w + 2 * PAD, 3), 255, np.uint8)
+    out[PAD:PAD + h, PAD:PAD + w][ink] = 0
+    return out
 
 
 class ImageRedactor:
-    """Finds and fills secrets and PII in screen images (RGB or BGRA ``uint8`` arrays)."""
+    """Finds and fills secrets and PII in screen images (RGB or BGRA ``uint8`` arrays).
+
+    Args:
+        pad_chars: how far past a hit to fill, in characters, for text whose cells are not known.
+        min_score: OCR readings under this confidence are ignored.
+        finder: the rules run on each line's text.
+        ocr: the OCR engine (default: rapidocr in this process).
+        glyphs: read monospace text through the glyph table (False: OCR every line, for comparison).
+    """
 
     def __init__(self, pad_chars: float = 1.5, min_score: float = 0.5,
-                 finder: Callable[[str], list[Hit]] = find_hits) -> None:
+                 finder: Callable[[str], list[Hit]] = find_hits, ocr: Ocr | None = None,
+                 glyphs: bool = True) -> None:
         self.pad_chars = pad_chars
         self.finder = finder  # the recorder adds the contributor's identity (``identity.find_private``)
         self.min_score = min_score
-        self._engine = None
+        self.ocr: Ocr = ocr or LocalOcr()
+        self.use_glyphs = glyphs
+        self.table = gl.GlyphTable()
+        self._lines: OrderedDict[bytes, list[tuple[int, int, str]]] = OrderedDict()  # proportional lines
         self._lock = threading.Lock()
+        self.stats = {"lines_glyphs": 0, "lines_cached": 0, "lines_ocr": 0, "words_ocr": 0,
+                      "regions_detect": 0}
+
+    def close(self) -> None:
+        """Releases the OCR engine (a child process, in the recorder)."""
+        self.ocr.close()
 
     def _ocr(self, rgb: np.ndarray) -> list[tuple[Box, str]]:
-        with self._lock:
-            if self._engine is None:
-                from rapidocr_onnxruntime import RapidOCR
+        """Every text line OCR finds in an RGB image (detection and recognition)."""
+        return [(box, text) for box, text, score in self.ocr.detect(rgb) if score >= self.min_score]
 
-                self._engine = RapidOCR(use_cls=False, intra_op_num_threads=1, inter_op_num_threads=1,
-                                        det_limit_type="max", det_limit_side_len=4096, min_height=10)
-            result, _ = self._engine(np.ascontiguousarray(rgb))
-        lines = []
-        for quad, text, score in result or []:
-            if float(score) < self.min_score:
-                continue
-            xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-            lines.append(((int(min(xs)), int(min(ys)), int(np.ceil(max(xs))), int(np.ceil(max(ys)))), text))
-        return lines
+    def read_text(self, image: np.ndarray) -> str:
+        """All text OCR reads in an image (RGB or BGRA), for checks: one line per detected box."""
+        rgb = image[..., 2::-1] if image.shape[2] == 4 else image
+        return "\n".join(text for _, text in self._ocr(rgb))
 
-    def find(self, image: np.ndarray, region: Box | None = None, strip: int = 256,
-             overlap: int = 40) -> list[ImageHit]:
-        """The boxes (in image coordinates) to fill in ``image``, OCR'ing only ``region`` if given.
+    def find(self, image: np.ndarray, region: Box | None = None,
+             kept: list[Rect] | None = None) -> list[ImageHit]:
+        """The boxes (image coordinates) to fill in ``image``, reading only ``region`` if given.
 
-        A tall region is read in strips of ``strip`` rows overlapping by ``overlap`` (a line cut by
-        one strip is whole in the next): OCR's memory then stays small whatever the frame size.
+        ``kept``: the rectangles of allowed windows (the rest of a recorded frame is black); each
+        is read on its own background.
         """
         rx0, ry0, rx1, ry1 = region or (0, 0, image.shape[1], image.shape[0])
-        if ry1 - ry0 <= strip:
-            return self._find_in(image, (rx0, ry0, rx1, ry1))
+        parts = [(rx0, ry0, rx1, ry1)] if not kept else [
+            (max(rx0, x), max(ry0, y), min(rx1, x + w), min(ry1, y + h)) for x, y, w, h in kept]
+        hits: list[ImageHit] = []
+        with self._lock:
+            for x0, y0, x1, y1 in parts:
+                if x1 - x0 >= 8 and y1 - y0 >= 4:
+                    hits += self._find_in(image, (x0, y0, x1, y1))
+        return hits
+
+    def _find_in(self, image: np.ndarray, part: Box) -> list[ImageHit]:
+        x0, y0, x1, y1 = part
+        pixels = image[y0:y1, x0:x1, :3]
+        ink = gl.ink_mask(pixels, gl.background(pixels))
+        lines, tall = gl.text_lines(ink)
+        grid = None
+        if self.use_glyphs and lines:
+            line_ink = np.zeros_like(ink)
+            for a, b in lines:
+                line_ink[a:b] = ink[a:b]
+            grid = gl.find_grid(line_ink)
+        if grid is not None:
+            hits = self._grid_lines(ink, lines, grid, x0, y0)
+        else:
+            hits = self._plain_lines(ink, lines, x0, y0)
+        for a, b in tall:
+            hits += self._detect_in(image, (x0, y0 + a, x1, y0 + b))
+        return hits
+
+    def _grid_lines(self, ink: np.ndarray, lines: list[tuple[int, int]], grid: gl.Grid, x0: int,
+                    y0: int) -> list[ImageHit]:
+        """Lines of monospace text: read from the glyph table; OCR reads (once) each distinct word
+        that holds a glyph not known yet, and teaches the table."""
+        p = grid.pitch
+        cut = []  # (rows, first cell column, keys, glyph ink, words)
+        for a, b in lines:
+            first, keys, clean = gl.cell_keys(ink[a:b], grid)
+            cut.append((a, b, first, keys, clean, gl.words(keys)))
+        unread: dict[tuple[bytes | None, ...], np.ndarray] = {}
+        for *_, keys, clean, words in cut:
+            for s, e in words:
+                word = tuple(keys[s:e])
+                if word not in unread and self.table.read(list(word)) is None:
+                    unread[word] = clean[:, s * p:e * p]
+        ocr_text: dict[tuple[bytes | None, ...], str] = {}
+        while unread:  # in batches, so that what one batch teaches spares the next its OCR
+            batch = list(unread.items())[:16]
+            for (word, _), text in zip(batch, self._recognize([c for _, c in batch]), strict=True):
+                del unread[word]
+                if not self.table.learn(list(word), text):
+                    ocr_text[word] = text  # OCR's reading does not match the cells: use it as it is
+            unread = {w: c for w, c in unread.items() if self.table.read(list(w)) is None}
+        hits: list[ImageHit] = []
+        for a, b, first, keys, _, words in cut:
+            text = self.table.read(keys)
+            if text is not None:
+                self.stats["lines_glyphs"] += 1
+                hits += self._grid_hits(text, x0 + first, p, y0 + a, y0 + b)
+                continue
+            self.stats["lines_ocr"] += 1
+            segments = []
+            for s, e in words:
+                word = tuple(keys[s:e])
+                known = self.table.read(list(word))
+                segments.append((x0 + first + s * p, x0 + first + e * p,
+                                 known if known is not None else ocr_text.get(word, "")))
+            if segments:
+                hits += self._segment_hits(segments, y0 + a, y0 + b)
+        return hits
+
+    def _plain_lines(self, ink: np.ndarray, lines: list[tuple[int, int]], x0: int,
+                     y0: int) -> list[ImageHit]:
+        """Lines of proportional text: OCR reads each gap-separated segment; a line is cached by its
+        pixels, so it is read once."""
+        hits: list[ImageHit] = []
+        todo = []
+        for a, b in lines:
+            line = ink[a:b]
+            cache_key = line.tobytes() + np.array(line.shape, np.int32).tobytes()
+            cached = self._lines.get(cache_key)
+            if cached is not None:
+                self._lines.move_to_end(cache_key)
+                self.stats["lines_cached"] += 1
+                hits += self._segment_hits([(x0 + s, x0 + e, t) for s, e, t in cached], y0 + a, y0 + b)
+                continue
+            todo.append((a, b, cache_key, _segments(line.any(axis=0), max(8, b - a))))
+        crops = [ink[a:b, s:e] for a, b, _, segments in todo for s, e in segments]
+        readings = iter(self._recognize(crops))
+        for a, b, cache_key, segments in todo:
+            self.stats["lines_ocr"] += 1
+            read = [(s, e, next(readings)) for s, e in segments]
+            self._lines[cache_key] = read
+            if len(self._lines) > MAX_CACHED_LINES:
+                self._lines.popitem(last=False)
+            hits += self._segment_hits([(x0 + s, x0 + e, t) for s, e, t in read], y0 + a, y0 + b)
+        return hits
+
+    def _recognize(self, crops: list[np.ndarray]) -> list[str]:
+        """OCR's text of each ink crop ("" where it is not confident)."""
+        if not crops:
+            return []
+        self.stats["words_ocr"] += len(crops)
+        return [text.strip() if score >= self.min_score else ""
+                for text, score in self.ocr.recognize([_render(c) for c in crops])]
+
+    def _find_text(self, text: str) -> list[Hit]:
+        """The finder's hits in ``text`` and in the same text with commas read as periods (OCR, and
+        so the glyph table it teaches, reads a small period as a comma: ``jane,doe@example,org``)."""
+        found = self.finder(text)
+        if "," in text:
+            spans = {(h.start, h.end) for h in found}
+            found += [h for h in self.finder(text.replace(",", ".")) if (h.start, h.end) not in spans]
+            found.sort(key=lambda h: (h.start, h.end))
+        return found
+
+    def _grid_hits(self, text: str, left: int, pitch: int, y0: int, y1: int) -> list[ImageHit]:
+        """Hits in a line read cell by cell: each fills its cells and one more on each side."""
+        found = self._find_text(text)
+        if not found:
+            return []
+        safe = _redacted(text, found)
+        return [ImageHit(h.label, (left + (h.start - 1) * pitch, y0 - 1, left + (h.end + 1) * pitch, y1 + 1),
+                         safe) for h in found]
+
+    def _segment_hits(self, segments: list[tuple[int, int, str]], y0: int, y1: int) -> list[ImageHit]:
+        """Hits in a line read by OCR, segment by segment (joined by spaces for the rules)."""
+        text, starts = "", []
+        for _s, _e, t in segments:
+            if text:
+                text += " "
+            starts.append(len(text))
+            text += t
+        found = self._find_text(text)
+        if not found:
+            return []
+        safe = _redacted(text, found)
+        lo_x, hi_x = segments[0][0], segments[-1][1]
+        hits = []
+        for h in found:
+            xs: list[float] = []
+            for (s, e, t), at in zip(segments, starts, strict=True):
+                lo, hi = max(h.start, at), min(h.end, at + len(t))
+                if lo < hi:
+                    per_char = (e - s) / max(1, len(t))
+                    pad = per_char * self.pad_chars
+                    xs += [s + (lo - at) * per_char - pad, s + (hi - at) * per_char + pad + 0.999]
+            box_x = (int(max(lo_x, min(xs))), int(min(hi_x, max(xs)))) if xs else (lo_x, hi_x)
+            hits.append(ImageHit(h.label, (box_x[0], y0 - 1, box_x[1], y1 + 1), safe))
+        return hits
+
+    def _detect_in(self, image: np.ndarray, region: Box, strip: int = 256,
+                   overlap: int = 40) -> list[ImageHit]:
+        """OCR with detection over ``region``, in strips of ``strip`` rows overlapping by ``overlap``
+        (a line cut by one strip is whole in the next; OCR's memory stays small)."""
+        rx0, ry0, rx1, ry1 = region
         hits: list[ImageHit] = []
         top = ry0
         while top < ry1:
             bottom = min(ry1, top + strip)
-            hits += self._find_in(image, (rx0, top, rx1, bottom))
+            crop = image[top:bottom, rx0:rx1]
+            if crop.size:
+                self.stats["regions_detect"] += 1
+                rgb = crop[..., 2::-1] if crop.shape[2] == 4 else crop  # BGRA from the screen -> RGB
+                for (bx0, by0, bx1, by1), text in self._ocr(rgb):
+                    hits += self._segment_hits([(rx0 + bx0, rx0 + bx1, text)], top + by0, top + by1)
             if bottom == ry1:
                 break
             top = bottom - overlap
         return hits
 
-    def _find_in(self, image: np.ndarray, region: Box | None) -> list[ImageHit]:
-        x0, y0 = (region[0], region[1]) if region else (0, 0)
-        crop = image[region[1]:region[3], region[0]:region[2]] if region else image
-        if crop.size == 0:
-            return []
-        rgb = crop[..., 2::-1] if crop.shape[2] == 4 else crop  # BGRA from the screen -> RGB
-        from workscribe.redact.rules import placeholder
-
-        hits = []
-        for (bx0, by0, bx1, by1), text in self._ocr(rgb):
-            found = self.finder(text)
-            if not found:
-                continue
-            per_char = (bx1 - bx0) / max(1, len(text))
-            pad = per_char * self.pad_chars
-            redacted, last = [], 0
-            for h in found:
-                redacted.append(text[last:h.start] + placeholder(h.label))
-                last = h.end
-            safe = "".join(redacted) + text[last:]
-            for h in found:
-                left = int(max(bx0, bx0 + h.start * per_char - pad))
-                right = int(min(bx1, bx0 + h.end * per_char + pad + 0.999))
-                hits.append(ImageHit(h.label, (x0 + left, y0 + by0 - 1, x0 + right, y0 + by1 + 1), safe))
-        return hits
-
-    def redact(self, image: np.ndarray, region: Box | None = None) -> tuple[np.ndarray, list[ImageHit]]:
+    def redact(self, image: np.ndarray, region: Box | None = None,
+               kept: list[Rect] | None = None) -> tuple[np.ndarray, list[ImageHit]]:
         """A copy of ``image`` with every hit filled black, and the hits."""
-        hits = self.find(image, region)
+        hits = self.find(image, region, kept)
         if not hits:
             return image, []
-        out = image.copy()
-        h, w = out.shape[:2]
-        for hit in hits:
-            x0, y0, x1, y1 = hit.box
-            out[max(0, y0):min(h, y1), max(0, x0):min(w, x1)] = 0
-        return out, hits
+        return fill(image, [h.box for h in hits]), hits
+
+
+def fill(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """A copy of ``image`` with every box filled black (boxes are clipped to the image)."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for x0, y0, x1, y1 in boxes:
+        out[max(0, y0):min(h, y1), max(0, x0):min(w, x1)] = 0
+    return out
+
+
+def _redacted(text: str, found: list[Hit]) -> str:
+    from workscribe.redact.rules import placeholder
+
+    out, last = [], 0
+    for h in found:
+        out.append(text[last:h.start] + placeholder(h.label))
+        last = h.end
+    return "".join(out) + text[last:]
+
+
+def _segments(cols: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """Runs of ink columns, joined across blank gaps narrower than ``gap``."""
+    runs = gl.ink_runs(cols)
+    out: list[tuple[int, int]] = []
+    for s, e in runs:
+        if out and s - out[-1][1] < gap:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
 
 
 def changed_bands(a: np.ndarray, b: np.ndarray, margin: int = 8, gap: int = 24) -> list[Box]:

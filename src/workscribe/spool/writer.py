@@ -90,7 +90,7 @@ class SpoolConfig:
     segment_bytes: int = 256 * 1024 * 1024  # ... or after this many bytes
     quota_bytes: int = 2 * 1024**3  # evict the oldest closed segments above this total
     flush_s: float = 0.25  # hand events to the OS at least this often (kill -9 loses at most this)
-    max_pending_frames: int = 4  # frames waiting for the encoder; more are dropped and counted
+    max_pending_frames: int = 4  # frames waiting for the encoder; more change frames are dropped
     header: dict[str, Any] = field(default_factory=dict)  # extra header fields (consent scope, ...)
 
     def __post_init__(self) -> None:
@@ -145,9 +145,14 @@ class SpoolWriter:
         self._q.put(("events", events))
 
     def put_frame(self, event: Event, image: np.ndarray) -> bool:
-        """Queues a frame (BGRA array) and its ``screen/frame`` event; False if dropped."""
+        """Queues a frame (BGRA array) and its ``screen/frame`` event; False if dropped.
+
+        Only a change frame is dropped, when ``max_pending_frames`` wait for the encoder: a frame an
+        action refers to (``before``, ``after``) always waits its turn.
+        """
         with self._pending_lock:
-            if self._pending_frames >= self.config.max_pending_frames:
+            if (self._pending_frames >= self.config.max_pending_frames
+                    and event["data"].get("reason") not in ("before", "after")):
                 self.frames_dropped += 1
                 return False
             self._pending_frames += 1

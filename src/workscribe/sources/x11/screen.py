@@ -138,6 +138,8 @@ class ScreenSource:
         self._sink: FrameSink | None = None
         self.grabs = 0
         self.persisted = 0
+        self.missed_before = 0  # before-frames asked for after their grab had left the ring
+        self.refused = {"before": 0, "after": 0, "change": 0}  # persisted frames the sink refused
         self.size = (0, 0)
 
     def start(self, sink: FrameSink) -> None:  # type: ignore[override]
@@ -256,6 +258,8 @@ class ScreenSource:
             grab = next((g for g in reversed(self._ring) if g.t <= t), None)
             if grab is not None:
                 self._persist(grab, "before")
+            else:  # the request came later than the ring reaches back
+                self.missed_before += 1
         latest = self._ring[-1] if self._ring else None
         if latest is None:
             return
@@ -276,7 +280,11 @@ class ScreenSource:
         w, h = self.size
         image = mask_image(grab.raw, w, h, grab.keep)
         event: Event = {"t": grab.t, "source": "screen", "kind": "frame", "data": {"reason": reason}}
+        event["kept"] = [rect for rect, keep in grab.keep if keep]  # type: ignore[typeddict-unknown-key]
+        # (read by the redaction stage, which reads each allowed window on its own; never stored)
         if self._sink(event, image):
             self.persisted += 1
+        else:
+            self.refused[reason] += 1
         self._last_persist_t = max(self._last_persist_t, grab.t)
         self._dirty = False
