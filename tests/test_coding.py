@@ -15,12 +15,14 @@ import pytest
 
 from helpers import RecorderProcess, run_cli, spool_bytes
 from workscribe.envs.coding import (
+    CALC_BUGGY,
     GIT_ENV,
     SECRETS,
     InteractiveShell,
     coding_session,
     make_repo,
     replay_swe,
+    save,
     tool_calls,
 )
 
@@ -170,3 +172,47 @@ def test_no_command_is_kept_while_paused_outside_the_repos_or_without_the_shell_
         "echo before-pause", f"cd {tmp_path} && echo leaving-the-repo", f"cd {repo} && echo back"]
     assert b"while-paused" not in spool_bytes(tmp_path / "shell")
     assert b"outside-the-repo" not in spool_bytes(tmp_path / "shell")
+
+
+@pytest.mark.slow
+def test_an_edit_saved_the_moment_the_recorder_is_ready_is_recorded(ws_home: Path, tmp_path: Path) -> None:
+    """Ready (the control socket's ``ready``, or the shell's port file) means every source is: the
+    files source watches the repository. Each round starts a real recorder, saves a file the moment
+    it is ready and stops it; the edit must be in the spool."""
+    from workscribe import paths
+    from workscribe.control import request
+    from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.sources.shell import port_file
+
+    repo = tmp_path / "app"
+    make_repo(repo)
+    r = run_cli("consent", "grant", "--sources", "shell,files,git", "--repos", str(repo), "--yes")
+    assert r.returncode == 0, r.stderr
+    for round_ in range(6):
+        out, log = tmp_path / f"spool-{round_}", tmp_path / f"recorder-{round_}.log"
+        proc = spawn_recorder(out, None, ws_home, "--json", log=log)
+        try:
+            if round_ % 2:  # what a script may wait for instead: the port file hooked shells read
+                deadline = time.monotonic() + 30
+                while not port_file(ws_home).exists():
+                    assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.005)
+            else:
+                wait_until_ready(proc, ws_home, log=log)
+            save(repo / "calc.py", f"# round {round_}\n" + CALC_BUGGY)
+            status = request("status", paths.control_socket(ws_home))
+            request("stop", paths.control_socket(ws_home))
+            stdout, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, log.read_text()
+        assert status["ready"] and 0 < status["ready_after_s"] < 30
+        summary = json.loads(stdout)
+        assert summary["ready_after_s"] == status["ready_after_s"]
+        actions = json.loads(run_cli("actions", str(out), "--json").stdout)
+        edits = [a for a in actions if a["type"] == "edit"]
+        assert [(a["path"], a["detail"]["op"]) for a in edits] == [("calc.py", "modify")], (round_, actions)
+        assert f"+# round {round_}" in edits[0]["diff"]
+    assert not port_file(ws_home).exists()

@@ -81,14 +81,19 @@ class ShellSource:
         port_path: the port file to publish (owner-only; removed on ``stop``).
         output: keep output tails from wrapped shells (the ``shell-output`` source).
         log: where one-line messages go.
+        publish_on_start: publish the port file in ``start``; when False, ``publish`` does it (a
+            recorder publishes once every source is ready: the file tells shells and tools that
+            the recorder is).
     """
 
     name = "shell"
 
-    def __init__(self, port_path: Path, output: bool = False, log: Callable[[str], None] = print) -> None:
+    def __init__(self, port_path: Path, output: bool = False, log: Callable[[str], None] = print,
+                 publish_on_start: bool = True) -> None:
         self.port_path = port_path
         self.output = output
         self.log = log
+        self.publish_on_start = publish_on_start
         self.token = secrets.token_hex(16)
         self.port = 0
         self.received = 0  # command records accepted
@@ -103,6 +108,7 @@ class ShellSource:
         self._outputs: dict[tuple[str, int], tuple[float, str, bool]] = {}  # output awaiting its command
 
     def start(self, sink: Sink) -> None:
+        """Listens on loopback and serves; publishes the port file unless ``publish_on_start`` is off."""
         self._sink = sink
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -112,13 +118,21 @@ class ShellSource:
             raise SourceError(f"shell source: cannot listen on loopback: {exc}") from None
         self._sock = sock
         self.port = sock.getsockname()[1]
-        tmp = self.port_path.with_name(f".{self.port_path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{self.port} {self.token}\n")
-        os.replace(tmp, self.port_path)
         self._thread = threading.Thread(target=self._serve, name="shell-source", daemon=True)
         self._thread.start()
+        if self.publish_on_start:
+            self.publish()
+
+    def publish(self) -> None:
+        """Writes the port file (atomically): from now on hooked shells send their commands."""
+        tmp = self.port_path.with_name(f".{self.port_path.name}.{os.getpid()}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{self.port} {self.token}\n")
+            os.replace(tmp, self.port_path)
+        except OSError as exc:
+            raise SourceError(f"shell source: cannot write {self.port_path}: {exc.strerror or exc}") from None
 
     def stop(self) -> None:
         self._stop.set()
