@@ -216,3 +216,42 @@ def test_an_edit_saved_the_moment_the_recorder_is_ready_is_recorded(ws_home: Pat
         assert [(a["path"], a["detail"]["op"]) for a in edits] == [("calc.py", "modify")], (round_, actions)
         assert f"+# round {round_}" in edits[0]["diff"]
     assert not port_file(ws_home).exists()
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_recorder_with_exit_1_and_one_line(ws_home: Path, tmp_path: Path,
+                                                                 tmpfs: Path) -> None:
+    """The spool on a real 8 MiB filesystem: under the free-space margin from the start (frames would
+    pause; status says so), then filled up; edits keep coming until a write fails. The recorder stops
+    with exit code 1 (the work failed, not the request) and one line, and leaves no control socket."""
+    import random
+
+    from helpers import fill_disk
+
+    repo = tmp_path / "app"
+    make_repo(repo)
+    r = run_cli("consent", "grant", "--sources", "files,git", "--repos", str(repo), "--yes")
+    assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    recorder = _record(tmpfs / "spool", env)
+    try:
+        status = recorder.control("status")
+        assert status["disk"] == "low: frames paused" and status["frames_skipped_low_disk"] == 0
+        fill_disk(tmpfs)
+        rng = random.Random(0)
+        deadline = time.monotonic() + 30
+        while recorder.proc.poll() is None:  # each save is an edit whose diff no longer fits
+            assert time.monotonic() < deadline, "the recorder kept going on a full disk"
+            save(repo / "calc.py", "".join(f"# {rng.getrandbits(128):032x}\n" for _ in range(300)))
+            time.sleep(0.1)
+        code, _, err = recorder.stop_waiting()
+    finally:
+        if recorder.proc.poll() is None:
+            recorder.kill9()
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert errors == [f"Error: the disk holding {tmpfs / 'spool'} is full (No space left on device): "
+                      "recording stopped"], err
+    assert err.rstrip("\n").endswith(errors[0]) and "Traceback" not in err
+    assert "disk low:" in err  # what the recorder logged when it started under the margin
+    assert run_cli("status", env=env).returncode == 3  # no recorder, no stale socket

@@ -266,6 +266,8 @@ class Recorder:
             "elapsed_s": round((now_ns() - self.started_t) / 1e9, 1) if self.started_t else 0.0,
             "events": spool.events_written if spool else 0,
             "frames": spool.frames_stored if spool else 0,
+            "disk": spool.disk if spool else None,
+            "frames_skipped_low_disk": spool.frames_skipped_low_disk if spool else 0,
             "segment": spool.segment_path.name if spool and spool.segment_path else None,
             "apps": self.consent.apps,
             "ready": self.ready,
@@ -288,12 +290,16 @@ class Recorder:
 
             platform_backend()
         control = ControlServer(self.handle)
-        self.spool = SpoolWriter(SpoolConfig(
-            out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
-            quota_bytes=opts.quota_bytes,
-            header={"consent": self.consent.scope(), "display_fps": opts.fps,
-                    "redaction": {"text": RULESET_VERSION, "pixels": "rapidocr+" + RULESET_VERSION}}),
-            warn=self.log)
+        try:
+            self.spool = SpoolWriter(SpoolConfig(
+                out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
+                quota_bytes=opts.quota_bytes,
+                header={"consent": self.consent.scope(), "display_fps": opts.fps,
+                        "redaction": {"text": RULESET_VERSION, "pixels": "rapidocr+" + RULESET_VERSION}}),
+                warn=self.log)
+        except BaseException:
+            control.close()
+            raise
         previous = self._install_signals()
         self.started_t = now_ns()
         self._expire()
@@ -348,14 +354,17 @@ class Recorder:
                 self.spool.put_events(self.keys.flush())
             if self.frames is not None:
                 self.frames.close()
-            self.spool.close()
-            control.close()
-            self._restore_signals(previous)
+            try:
+                self.spool.close()  # SpoolWriteError when writing failed (a full disk)
+            finally:
+                control.close()
+                self._restore_signals(previous)
         return {"out": str(opts.out), "stop_reason": self.stop_reason or "stopped",
                 "ready_after_s": self._ready_after_s(),
                 "events": self.spool.events_written, "frames": self.spool.frames_stored,
                 "frames_dropped": self.spool.frames_dropped + (self.frames.dropped if self.frames else 0),
                 "frames_redacted": self.frames.redacted_frames if self.frames else 0,
+                "frames_skipped_low_disk": self.spool.frames_skipped_low_disk,
                 "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}
 
