@@ -1,4 +1,4 @@
-"""Shared fixtures: a real X display (Xvfb + openbox), a private WORKSCRIBE_HOME."""
+"""Shared fixtures: a real X display (Xvfb + openbox), a private WORKSCRIBE_HOME, a small filesystem."""
 
 from __future__ import annotations
 
@@ -54,3 +54,20 @@ def recorder(ws_home: Path, xdisplay: XDisplay, tmp_path: Path):
         if rp.proc.poll() is None:
             rp.proc.kill()
             rp.proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 8 MiB filesystem (tmpfs), mounted for the test and unmounted after it; the test is
+    skipped where this process may not mount one (not root)."""
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], check=True)  # still busy: detached now

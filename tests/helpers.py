@@ -74,3 +74,30 @@ def spool_bytes(out: Path, raw_files: bool = True) -> bytes:
         for payload in seg.payloads(fmt.EVENTS):
             blob += zlib.decompress(payload)
     return blob
+
+
+def fill_disk(folder: Path, leave: int = 0) -> Path:
+    """Writes a ballast file in ``folder`` until at most ``leave`` bytes are free on its filesystem
+    (about: a filesystem hands out whole pages); returns it (delete it to free the space)."""
+    import errno
+    import os
+
+    from workscribe.spool.writer import disk_free
+
+    ballast = folder / f"ballast-{time.monotonic_ns()}"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        chunk = 1 << 20
+        while chunk >= 4096:
+            want = disk_free(folder) - leave
+            if want < 4096:
+                break
+            try:
+                os.write(fd, b"\0" * min(chunk, want))
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                chunk //= 4
+    finally:
+        os.close(fd)
+    return ballast

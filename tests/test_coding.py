@@ -15,12 +15,14 @@ import pytest
 
 from helpers import RecorderProcess, run_cli, spool_bytes
 from workscribe.envs.coding import (
+    CALC_BUGGY,
     GIT_ENV,
     SECRETS,
     InteractiveShell,
     coding_session,
     make_repo,
     replay_swe,
+    save,
     tool_calls,
 )
 
@@ -170,3 +172,86 @@ def test_no_command_is_kept_while_paused_outside_the_repos_or_without_the_shell_
         "echo before-pause", f"cd {tmp_path} && echo leaving-the-repo", f"cd {repo} && echo back"]
     assert b"while-paused" not in spool_bytes(tmp_path / "shell")
     assert b"outside-the-repo" not in spool_bytes(tmp_path / "shell")
+
+
+@pytest.mark.slow
+def test_an_edit_saved_the_moment_the_recorder_is_ready_is_recorded(ws_home: Path, tmp_path: Path) -> None:
+    """Ready (the control socket's ``ready``, or the shell's port file) means every source is: the
+    files source watches the repository. Each round starts a real recorder, saves a file the moment
+    it is ready and stops it; the edit must be in the spool."""
+    from workscribe import paths
+    from workscribe.control import request
+    from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.sources.shell import port_file
+
+    repo = tmp_path / "app"
+    make_repo(repo)
+    r = run_cli("consent", "grant", "--sources", "shell,files,git", "--repos", str(repo), "--yes")
+    assert r.returncode == 0, r.stderr
+    for round_ in range(6):
+        out, log = tmp_path / f"spool-{round_}", tmp_path / f"recorder-{round_}.log"
+        proc = spawn_recorder(out, None, ws_home, "--json", log=log)
+        try:
+            if round_ % 2:  # what a script may wait for instead: the port file hooked shells read
+                deadline = time.monotonic() + 30
+                while not port_file(ws_home).exists():
+                    assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.005)
+            else:
+                wait_until_ready(proc, ws_home, log=log)
+            save(repo / "calc.py", f"# round {round_}\n" + CALC_BUGGY)
+            status = request("status", paths.control_socket(ws_home))
+            request("stop", paths.control_socket(ws_home))
+            stdout, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, log.read_text()
+        assert status["ready"] and 0 < status["ready_after_s"] < 30
+        summary = json.loads(stdout)
+        assert summary["ready_after_s"] == status["ready_after_s"]
+        actions = json.loads(run_cli("actions", str(out), "--json").stdout)
+        edits = [a for a in actions if a["type"] == "edit"]
+        assert [(a["path"], a["detail"]["op"]) for a in edits] == [("calc.py", "modify")], (round_, actions)
+        assert f"+# round {round_}" in edits[0]["diff"]
+    assert not port_file(ws_home).exists()
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_recorder_with_exit_1_and_one_line(ws_home: Path, tmp_path: Path,
+                                                                 tmpfs: Path) -> None:
+    """The spool on a real 8 MiB filesystem: under the free-space margin from the start (frames would
+    pause; status says so), then filled up; edits keep coming until a write fails. The recorder stops
+    with exit code 1 (the work failed, not the request) and one line, and leaves no control socket."""
+    import random
+
+    from helpers import fill_disk
+
+    repo = tmp_path / "app"
+    make_repo(repo)
+    r = run_cli("consent", "grant", "--sources", "files,git", "--repos", str(repo), "--yes")
+    assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    recorder = _record(tmpfs / "spool", env)
+    try:
+        status = recorder.control("status")
+        assert status["disk"] == "low: frames paused" and status["frames_skipped_low_disk"] == 0
+        fill_disk(tmpfs)
+        rng = random.Random(0)
+        deadline = time.monotonic() + 30
+        while recorder.proc.poll() is None:  # each save is an edit whose diff no longer fits
+            assert time.monotonic() < deadline, "the recorder kept going on a full disk"
+            save(repo / "calc.py", "".join(f"# {rng.getrandbits(128):032x}\n" for _ in range(300)))
+            time.sleep(0.1)
+        code, _, err = recorder.stop_waiting()
+    finally:
+        if recorder.proc.poll() is None:
+            recorder.kill9()
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert errors == [f"Error: the disk holding {tmpfs / 'spool'} is full (No space left on device): "
+                      "recording stopped"], err
+    assert err.rstrip("\n").endswith(errors[0]) and "Traceback" not in err
+    assert "disk low:" in err  # what the recorder logged when it started under the margin
+    assert run_cli("status", env=env).returncode == 3  # no recorder, no stale socket

@@ -101,6 +101,8 @@ class Recorder:
         self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
         self.ready = False  # every source started
+        self.ready_t = 0  # when it became ready (recording clock, ns)
+        self._shell: Any = None  # the shell source: publishes its port file once every source is ready
         self.stop_reason = ""
         self.task: dict[str, Any] | None = None  # the open task (``workscribe task start``)
         self._task_seq = 0
@@ -265,9 +267,12 @@ class Recorder:
             "elapsed_s": round((now_ns() - self.started_t) / 1e9, 1) if self.started_t else 0.0,
             "events": spool.events_written if spool else 0,
             "frames": spool.frames_stored if spool else 0,
+            "disk": spool.disk if spool else None,
+            "frames_skipped_low_disk": spool.frames_skipped_low_disk if spool else 0,
             "segment": spool.segment_path.name if spool and spool.segment_path else None,
             "apps": self.consent.apps,
             "ready": self.ready,
+            "ready_after_s": self._ready_after_s(),
             "task": self.task["title"] if self.task else None,
             "pid": os.getpid(),
         }
@@ -286,12 +291,16 @@ class Recorder:
 
             platform_backend()
         control = ControlServer(self.handle)
-        self.spool = SpoolWriter(SpoolConfig(
-            out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
-            quota_bytes=opts.quota_bytes,
-            header={"consent": self.consent.scope(), "display_fps": opts.fps,
-                    "redaction": {"text": RULESET_VERSION, "pixels": "rapidocr+" + RULESET_VERSION}}),
-            warn=self.log)
+        try:
+            self.spool = SpoolWriter(SpoolConfig(
+                out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
+                quota_bytes=opts.quota_bytes,
+                header={"consent": self.consent.scope(), "display_fps": opts.fps,
+                        "redaction": {"text": RULESET_VERSION, "pixels": "rapidocr+" + RULESET_VERSION}}),
+                warn=self.log)
+        except BaseException:
+            control.close()
+            raise
         previous = self._install_signals()
         self.started_t = now_ns()
         self._expire()
@@ -300,6 +309,9 @@ class Recorder:
             if self.consent.gui:
                 self._start_display_sources()
             self._start_coding_sources()
+            if self._shell is not None:  # the port file tells hooked shells and tools that all is ready
+                self._shell.publish()
+            self.ready_t = now_ns()
             self.ready = True
             scope = [f"apps: {', '.join(self.consent.apps)}"] if self.consent.apps else []
             if self.consent.repos:
@@ -343,10 +355,13 @@ class Recorder:
                 self.spool.put_events(self.keys.flush())
             if self.frames is not None:
                 self.frames.close()
-            self.spool.close()
-            control.close()
-            self._restore_signals(previous)
+            try:
+                self.spool.close()  # SpoolWriteError when writing failed (a full disk)
+            finally:
+                control.close()
+                self._restore_signals(previous)
         return {"out": str(opts.out), "stop_reason": self.stop_reason or "stopped",
+                "ready_after_s": self._ready_after_s(),
                 "events": self.spool.events_written, "frames": self.spool.frames_stored,
                 "frames_dropped": self.spool.frames_dropped + (self.frames.dropped if self.frames else 0),
                 "frames_dropped_action": (self.screen.missed_before + self.screen.refused["before"]
@@ -355,6 +370,7 @@ class Recorder:
                 "frames_parked": self.frames.parked if self.frames else 0,
                 "frames_redacted": self.frames.redacted_frames if self.frames else 0,
                 "ocr": dict(self.frames.redactor.stats) if self.frames else {},
+                "frames_skipped_low_disk": self.spool.frames_skipped_low_disk,
                 "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}
 
@@ -397,9 +413,11 @@ class Recorder:
         if "shell" in self.consent.sources:
             from workscribe.sources.shell import ShellSource, port_file
 
-            shell = ShellSource(port_file(), output="shell-output" in self.consent.sources, log=self.log)
+            shell = ShellSource(port_file(), output="shell-output" in self.consent.sources, log=self.log,
+                                publish_on_start=False)
             shell.start(self._on_event)
             self.sources.append(shell)
+            self._shell = shell
         if "files" in self.consent.sources:
             from workscribe.sources.files import FilesSource
 
@@ -412,6 +430,10 @@ class Recorder:
             git = GitSource(repos, log=self.log)
             git.start(self._on_event)
             self.sources.append(git)
+
+    def _ready_after_s(self) -> float | None:
+        """Seconds from the start of ``run`` until every source was ready (None before)."""
+        return round((self.ready_t - self.started_t) / 1e9, 3) if self.ready else None
 
     def _expire(self) -> None:
         """Deletes recordings older than the consent's retention (never the one being written)."""
@@ -472,8 +494,8 @@ def recorder_log_tail(proc: subprocess.Popen, log: Path | None = None, lines: in
 
 def wait_until_ready(proc: subprocess.Popen, state: Path, timeout: float = 30.0,
                      log: Path | None = None) -> None:
-    """Polls the recorder's control socket until every source has started (``log``: where its
-    stderr goes, as given to ``spawn_recorder``).
+    """Polls the recorder's control socket until every source is ready, the shell's port file
+    published included (``log``: where its stderr goes, as given to ``spawn_recorder``).
 
     Raises:
         ControlError: the recorder exited, or was not ready within ``timeout`` seconds.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -98,3 +100,109 @@ def test_the_hook_keeps_the_exit_status_for_the_prompt_and_parses(tmp_path: Path
         r = subprocess.run([shell, "-n"], input=code, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert "shell_pty" in code
+
+
+# -- the output wrapper, however the hook was loaded ------------------------------------------------
+
+def _wait_commands(events: list, texts: list[str], timeout: float = 10.0) -> dict[str, dict]:
+    """The recorded commands by text, once every one of ``texts`` is in ``events`` (or the deadline)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = {e["data"]["text"]: e["data"] for e in events}
+        if all(t in got for t in texts):
+            return got
+        time.sleep(0.02)
+    return {e["data"]["text"]: e["data"] for e in events}
+
+
+@pytest.fixture
+def granted(ws_home: Path, tmp_path: Path):
+    """A consent with ``shell-output`` in a private $WORKSCRIBE_HOME, and a shell source (with output)
+    publishing its port there: what `workscribe shell-hook` and a running recorder give a shell."""
+    from helpers import run_cli
+    from workscribe.sources.shell import port_file
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    r = run_cli("consent", "grant", "--sources", "shell,shell-output", "--repos", str(repo), "--yes")
+    assert r.returncode == 0, r.stderr
+    events: list = []
+    src = ShellSource(port_file(ws_home), output=True)
+    src.start(events.append)
+    yield src, events
+    src.stop()
+
+
+# (shell, how it starts, where the hook is loaded from, the start-up file the wrapped shell reads)
+LOADED = [("bash", "typed", ["bash", "--norc", "--noprofile", "-i"], "bashrc"),
+          ("bash", "rcfile", ["bash", "--rcfile", "RCFILE", "-i"], "rcfile"),
+          ("bash", "login", ["bash", "--login", "-i"], "profile")]
+if shutil.which("zsh"):
+    LOADED.append(("zsh", "typed", ["zsh", "-f", "-i"], "zshrc"))
+
+
+@pytest.mark.parametrize("shell, loaded, argv, marker", LOADED, ids=[f"{s}-{w}" for s, w, _, _ in LOADED])
+def test_commands_and_output_are_recorded_however_the_hook_was_loaded(
+        shell: str, loaded: str, argv: list[str], marker: str, granted, ws_home: Path,
+        tmp_path: Path) -> None:
+    """The hook re-runs the shell inside the output wrapper; that shell reads the start-up file the first
+    one read (or the default one when the hook was typed), then the hook: commands and their output
+    are recorded, and the person's start-up file was read again."""
+    from workscribe.envs.coding import PROMPT
+
+    src, events = granted
+    home, real_home = tmp_path / "home", tmp_path / "real-home"
+    real_home.mkdir()
+    eval_line = f'eval "$({sys.executable} -m workscribe shell-hook {shell})"'
+    env = {"WORKSCRIBE_HOME": str(ws_home), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    rc = f"marker={marker}"
+    if loaded == "rcfile":
+        rcfile = tmp_path / "custom-rc"
+        rcfile.write_text(f"marker=rcfile\nPS1='{PROMPT}'\n{eval_line}\n")
+        argv = [str(rcfile) if a == "RCFILE" else a for a in argv]
+    elif loaded == "login":
+        (home / ".bash_profile").parent.mkdir(parents=True, exist_ok=True)
+        (home / ".bash_profile").write_text(f"marker=profile\nPS1='{PROMPT}'\n{eval_line}\n")
+    if shell == "zsh":  # their ZDOTDIR is not their HOME: the wrapped shell must read it from ZDOTDIR
+        env["HOME"] = str(real_home)
+    sh = InteractiveShell(shell, rc, home, tmp_path, env=env, argv=argv)
+    try:
+        if loaded == "typed":
+            sh.run(eval_line)
+        shown = sh.run("echo out-$((6*7)) pty=$WORKSCRIBE_PTY marker=$marker zdotdir=${ZDOTDIR-}")
+        sh.run("printf 'a\\nb\\n'; false")
+        got = _wait_commands(events, ["printf 'a\\nb\\n'; false"])
+    finally:
+        sh.close()
+    assert "out-42 pty=1" in shown and f"marker={marker}" in shown
+    if shell == "zsh":
+        assert f"zdotdir={home}\r" in shown  # their ZDOTDIR, back in place
+    first = got["echo out-$((6*7)) pty=$WORKSCRIBE_PTY marker=$marker zdotdir=${ZDOTDIR-}"]
+    assert first["output"].startswith("out-42 pty=1") and first["exit_code"] == 0
+    assert got["printf 'a\\nb\\n'; false"]["output"] == "a\nb"
+    assert got["printf 'a\\nb\\n'; false"]["exit_code"] == 1
+    assert "workscribe:" not in sh.transcript  # nothing to say: everything is recorded
+    init = ws_home / "shell-init"
+    assert all((p.stat().st_mode & 0o777) == 0o600 for p in init.rglob("*") if p.is_file())
+    assert "marker" not in "".join(p.read_text() for p in init.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_without_its_start_up_files_the_wrapper_is_not_started_and_the_hook_says_so(
+        shell: str, source, tmp_path: Path) -> None:
+    """``hook_code`` alone (``install_init`` never ran): one line on stderr, and commands are still
+    recorded, without their output."""
+    src, events = source
+    hook = tmp_path / "hook"
+    hook.write_text(hook_code(shell, src.port_path, wrap_output=True))
+    argv = ["bash", "--norc", "--noprofile", "-i"] if shell == "bash" else ["zsh", "-f", "-i"]
+    sh = InteractiveShell(shell, "", tmp_path / "home", tmp_path, argv=argv)
+    try:
+        said = sh.run(f'eval "$(cat {hook})"')
+        sh.run("echo still-recorded")
+        got = _wait_commands(events, ["echo still-recorded"])
+    finally:
+        sh.close()
+    lines = [line for line in said.splitlines() if "workscribe:" in line]
+    assert len(lines) == 1 and "command output is not recorded" in lines[0] and "is missing" in lines[0]
+    assert got["echo still-recorded"]["output"] is None

@@ -1,4 +1,4 @@
-"""Writer and reader of segments on real files: order, frames, torn tails, quota."""
+"""Writer and reader of segments on real files: order, frames, torn tails, quota, low and full disks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workscribe.events import make_event
+from helpers import fill_disk
+from workscribe.events import make_event, now_ns
 from workscribe.spool import format as fmt
 from workscribe.spool.reader import Spool, SpoolReadError, open_segment
-from workscribe.spool.writer import SpoolConfig, SpoolError, SpoolWriter, enforce_quota
+from workscribe.spool.writer import (
+    SpoolConfig,
+    SpoolError,
+    SpoolWriteError,
+    SpoolWriter,
+    disk_free,
+    enforce_quota,
+)
 
 KEY = bytes(range(32))
 
@@ -162,3 +170,100 @@ def test_an_altered_sealed_record_is_skipped_not_trusted(tmp_path: Path) -> None
     s = open_segment(seg, KEY)
     assert [e["data"]["x"] for e in s.events()] == [2]
     assert any("does not decrypt" in p for p in s.problems)
+
+
+MIB = 2**20
+
+
+class SmallDisk:
+    """Where a writer writes, and a way to make its free space low and to free it again: a real
+    tmpfs, or (where none can be mounted) a free-space function the writer is given."""
+
+    def __init__(self, folder: Path, real: bool) -> None:
+        self.folder, self.real = folder, real
+        self._free = 8 * MIB  # the injected function's answer
+        self._ballast: Path | None = None
+
+    def free_bytes(self, folder: Path) -> int:
+        return disk_free(folder) if self.real else self._free
+
+    def leave(self, n: int) -> None:
+        if self.real:
+            self._ballast = fill_disk(self.folder, leave=n)
+        else:
+            self._free = n
+
+    def clear(self) -> None:
+        if self._ballast is not None:
+            self._ballast.unlink()
+        self._free = 8 * MIB
+
+
+@pytest.fixture(params=["tmpfs", "injected"])
+def small_disk(request: pytest.FixtureRequest, tmp_path: Path) -> SmallDisk:
+    if request.param == "tmpfs":
+        return SmallDisk(request.getfixturevalue("tmpfs"), real=True)
+    return SmallDisk(tmp_path, real=False)
+
+
+def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def test_a_low_disk_pauses_frames_keeps_events_and_frames_resume(small_disk: SmallDisk) -> None:
+    warnings: list[str] = []
+    w = SpoolWriter(SpoolConfig(out=small_disk.folder, key=KEY, flush_s=0.01, min_free_bytes=4 * MIB,
+                                free_bytes=small_disk.free_bytes), warn=warnings.append)
+    t0 = time.monotonic_ns()
+    try:
+        assert w.put_frame(make_event("screen", "frame", {}, t=t0), _image(0)) and w.disk == "ok"
+        small_disk.leave(2 * MIB)
+        _until(lambda: w.disk == "low: frames paused")
+        w.put_events([make_event("input", "motion", {"x": i, "y": 0}, t=t0 + i) for i in range(1, 11)])
+        assert [w.put_frame(make_event("screen", "frame", {}, t=t0 + 20 + k), _image(k)) for k in range(3)] \
+            == [False] * 3
+        small_disk.clear()
+        _until(lambda: w.disk == "ok")
+        assert w.put_frame(make_event("screen", "frame", {}, t=now_ns()), _image(90))
+    finally:
+        w.close()
+    assert w.frames_skipped_low_disk == 3 and w.frames_stored == 2 and w.frames_dropped == 0
+    spool = Spool(small_disk.folder, key=KEY)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    assert [e["data"]["x"] for e in events if e["kind"] == "motion"] == list(range(1, 11))
+    assert len([e for e in events if e["kind"] == "frame"]) == 2
+    low = [e["data"] for e in events if e["kind"] == "disk_low"]
+    back = [e["data"] for e in events if e["kind"] == "disk_ok"]
+    assert len(low) == 1 and low[0]["free_bytes"] < 4 * MIB and low[0]["min_free_bytes"] == 4 * MIB
+    assert len(back) == 1 and back[0]["frames_skipped"] == 3 and back[0]["free_bytes"] >= 4.4 * MIB
+    assert [m.split(":")[0] for m in warnings] == ["disk low", "disk space back"]
+
+
+def test_the_free_space_margin_defaults_to_512_mib_or_5_percent_of_the_quota() -> None:
+    assert SpoolConfig(out=Path("x"), key=KEY).min_free_bytes == 512 * MIB
+    assert SpoolConfig(out=Path("x"), key=KEY, quota_bytes=100 * 1024 * MIB).min_free_bytes == 5 * 1024 * MIB
+    with pytest.raises(ValueError, match="min_free_bytes"):
+        SpoolConfig(out=Path("x"), key=KEY, min_free_bytes=-1)
+
+
+def test_a_full_disk_is_a_write_error_at_start_and_while_writing(tmpfs: Path) -> None:
+    ballast = fill_disk(tmpfs)
+    with pytest.raises(SpoolWriteError, match="is full"):  # not even a segment header fits
+        SpoolWriter(SpoolConfig(out=tmpfs, key=KEY, min_free_bytes=0))
+    assert list(tmpfs.glob(fmt.SEGMENT_GLOB)) == []  # and no headless segment is left behind
+    ballast.unlink()
+    w = SpoolWriter(SpoolConfig(out=tmpfs, key=KEY, flush_s=0.01, min_free_bytes=0))
+    fill_disk(tmpfs)
+    rng = np.random.default_rng(0)
+    deadline = time.monotonic() + 10
+    while w.alive:
+        assert time.monotonic() < deadline, "the writer kept going on a full disk"
+        w.put_events([make_event("input", "motion", {"noise": rng.integers(0, 2**31, 2000).tolist()})])
+        time.sleep(0.01)
+    with pytest.raises(SpoolWriteError, match=f"the disk holding {tmpfs} is full") as caught:
+        w.close()
+    assert "\n" not in str(caught.value)
+    assert isinstance(caught.value, SpoolError)  # what callers that only know SpoolError still catch

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workscribe.envs.coding import InteractiveShell
-from workscribe.sources.shell import ShellSource, hook_code
+from workscribe.sources.shell import ShellSource, hook_code, install_init
 
 HOOKED = ("hook, recorder down", "hook, recorder up", "hook + output capture, recorder up")
 
@@ -52,6 +52,8 @@ def bench_shell(prompts: int = 400, shells: tuple[str, ...] = ("bash", "zsh"),
         received: list[Any] = []
         source = ShellSource(up_file)
         source.start(received.append)
+        for shell in shells:
+            install_init(shell, up_file)
         opened: dict[tuple[str, str], InteractiveShell] = {}
         times: dict[tuple[str, str], list[float]] = {}
         try:

@@ -1,7 +1,7 @@
 """The ``workscribe`` command: one module per group of verbs; the only place that prints or exits.
 
-Exit codes: 0 success; 1 the work failed (a display or device problem); 2 bad input (arguments,
-missing consent, a missing or unreadable spool); 3 no recorder is running.
+Exit codes: 0 success; 1 the work failed (a display or device problem, a full disk); 2 bad input
+(arguments, missing consent, a missing or unreadable spool); 3 no recorder is running.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def _coding_demo(out: Path, quiet: bool) -> dict:
         tool_calls,
     )
     from workscribe.recorder import spawn_recorder, wait_until_ready
-    from workscribe.sources.shell import hook_code, port_file
+    from workscribe.sources.shell import hook_code, install_init, port_file
     from workscribe.spool import crypto
 
     shutil.rmtree(out, ignore_errors=True)
@@ -227,6 +227,7 @@ def _coding_demo(out: Path, quiet: bool) -> dict:
     sh = None
     try:
         wait_until_ready(rec, home)
+        install_init("bash", port_file(home))
         hook = hook_code("bash", port_file(home), wrap_output=True)
         sh = InteractiveShell("bash", hook, out / "shell-home", repo,
                               env={**GIT_ENV, "WORKSCRIBE_HOME": str(home)})

@@ -36,7 +36,7 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
     from workscribe.control import ControlError
     from workscribe.recorder import Recorder, RecordOptions
     from workscribe.sources.base import SourceError
-    from workscribe.spool.writer import SpoolError
+    from workscribe.spool.writer import SpoolError, SpoolWriteError
 
     try:
         consent = guard.require()
@@ -53,15 +53,16 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
         raise CliError(str(exc)) from None
     try:
         summary = Recorder(consent, options, log=lambda msg: click.echo(msg, err=True)).run()
+    except (SourceError, SpoolWriteError) as exc:  # the work failed (a full disk), not the request
+        raise CliError(str(exc), code=EXIT_FAILED) from None
     except (SpoolError, ControlError) as exc:
         raise CliError(str(exc)) from None
-    except SourceError as exc:
-        raise CliError(str(exc), code=EXIT_FAILED) from None
     if as_json:
         echo_json(summary)
     else:
+        skipped = summary["frames_skipped_low_disk"]
         click.echo(f"{summary['stop_reason']}: {summary['events']} events, {summary['frames']} frames "
-                   f"written to {summary['out']}")
+                   f"written to {summary['out']}" + (f" ({skipped} skipped: low disk)" if skipped else ""))
 
 
 def _control(cmd: str, as_json: bool, args: dict[str, Any] | None = None, refused: int = EXIT_FAILED) -> None:

@@ -42,19 +42,22 @@ class InteractiveShell:
     """``shell`` (bash or zsh) started interactively in a pty, ``rc`` as its start-up file, in ``cwd``.
 
     ``run(line)`` types the line and Enter and returns what the terminal showed up to the next prompt.
+    ``argv`` starts the shell another way (``["bash", "--norc", "-i"]``); ``rc`` is then only in the
+    start-up file a shell reads by default, and the prompt comes from ``$PS1`` in the environment.
     """
 
-    def __init__(self, shell: str, rc: str, home: Path, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, shell: str, rc: str, home: Path, cwd: Path, env: dict[str, str] | None = None,
+                 argv: list[str] | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "xterm",
-               "LANG": "C.UTF-8", **(env or {})}
+               "LANG": "C.UTF-8", **({"PS1": PROMPT} if argv else {}), **(env or {})}
         if shell == "bash":
             (home / ".bashrc").write_text(rc + f"\nPS1='{PROMPT}'\n")
-            argv = ["bash", "--rcfile", str(home / ".bashrc"), "-i"]
+            argv = argv or ["bash", "--rcfile", str(home / ".bashrc"), "-i"]
         else:
             (home / ".zshrc").write_text(rc + f"\nPS1='{PROMPT}'\nunsetopt zle\n")
             env["ZDOTDIR"] = str(home)
-            argv = ["zsh", "-i"]
+            argv = argv or ["zsh", "-i"]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child becomes the shell
             os.chdir(cwd)

@@ -26,7 +26,8 @@ class Source(Protocol):
     name: str
 
     def start(self, sink: Sink) -> None:
-        """Starts emitting events into ``sink`` from background threads."""
+        """Starts emitting events into ``sink`` from background threads; returns once the source is
+        ready: what happens from then on is seen (the recorder reports ready after every start)."""
 
     def stop(self) -> None:
         """Stops; no event reaches the sink after this returns."""

@@ -24,6 +24,20 @@ With the ``shell-output`` source the hook runs the shell inside ``sources.shell_
 that sends the tail of each command's output as a second record (``WS1 O``); the two are joined by
 (session, seq), waiting at most ``OUTPUT_WAIT_S`` for the output.
 
+**How the wrapped shell gets the hook.** The hook replaces the shell that loaded it (``exec``: same
+folder, same exported variables) with the proxy, which starts a new shell in its pty. That shell
+loads the hook itself, however the first one got it (from ``~/.bashrc``, a ``--rcfile``, or typed
+at the prompt): its start-up files are the fixed files ``install_init`` writes under
+``$WORKSCRIBE_HOME/shell-init`` (the hook and the code to read the person's own start-up files,
+no user data). bash runs as ``bash --rcfile shell-init/bashrc -i``, which reads the start-up file
+that loaded the hook (``WORKSCRIBE_RC``: the outermost ``BASH_SOURCE``; ``~/.bashrc`` when typed),
+or for a login shell ``/etc/profile`` and the first of ``~/.bash_profile``, ``~/.bash_login``,
+``~/.profile`` (the shell is then not a login shell itself), then the hook. zsh runs with
+``ZDOTDIR=shell-init/zsh``, whose ``.zshenv``, ``.zprofile`` and ``.zshrc`` read the person's own
+files from their ``ZDOTDIR`` (``WORKSCRIBE_ZDOTDIR``; ``$HOME`` when unset) and put it back before
+``.zshrc``, then the hook. Where the output cannot be captured the hook says so in one line on
+stderr, and where no command can be recorded at all (bash before 5.0, zsh without ``zsh/net/tcp``).
+
 Commands typed at secure prompts never reach the hook: a password typed to ``sudo`` or ``ssh`` is
 read by that program, not run by the shell, and does not echo into the output either.
 """
@@ -67,14 +81,19 @@ class ShellSource:
         port_path: the port file to publish (owner-only; removed on ``stop``).
         output: keep output tails from wrapped shells (the ``shell-output`` source).
         log: where one-line messages go.
+        publish_on_start: publish the port file in ``start``; when False, ``publish`` does it (a
+            recorder publishes once every source is ready: the file tells shells and tools that
+            the recorder is).
     """
 
     name = "shell"
 
-    def __init__(self, port_path: Path, output: bool = False, log: Callable[[str], None] = print) -> None:
+    def __init__(self, port_path: Path, output: bool = False, log: Callable[[str], None] = print,
+                 publish_on_start: bool = True) -> None:
         self.port_path = port_path
         self.output = output
         self.log = log
+        self.publish_on_start = publish_on_start
         self.token = secrets.token_hex(16)
         self.port = 0
         self.received = 0  # command records accepted
@@ -89,6 +108,7 @@ class ShellSource:
         self._outputs: dict[tuple[str, int], tuple[float, str, bool]] = {}  # output awaiting its command
 
     def start(self, sink: Sink) -> None:
+        """Listens on loopback and serves; publishes the port file unless ``publish_on_start`` is off."""
         self._sink = sink
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -98,13 +118,21 @@ class ShellSource:
             raise SourceError(f"shell source: cannot listen on loopback: {exc}") from None
         self._sock = sock
         self.port = sock.getsockname()[1]
-        tmp = self.port_path.with_name(f".{self.port_path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{self.port} {self.token}\n")
-        os.replace(tmp, self.port_path)
         self._thread = threading.Thread(target=self._serve, name="shell-source", daemon=True)
         self._thread.start()
+        if self.publish_on_start:
+            self.publish()
+
+    def publish(self) -> None:
+        """Writes the port file (atomically): from now on hooked shells send their commands."""
+        tmp = self.port_path.with_name(f".{self.port_path.name}.{os.getpid()}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{self.port} {self.token}\n")
+            os.replace(tmp, self.port_path)
+        except OSError as exc:
+            raise SourceError(f"shell source: cannot write {self.port_path}: {exc.strerror or exc}") from None
 
     def stop(self) -> None:
         self._stop.set()
@@ -266,7 +294,10 @@ def redact_event(event: Event) -> Event:
 
 _BASH = r"""# workscribe shell hook (bash): records each command while a workscribe recorder with the
 # shell source runs; silent otherwise. Remove this line from your rc file to stop it.
-if [[ $- == *i* && -z ${__ws_hooked-} ]]; then
+if [[ $- == *i* && -z ${__ws_hooked-} ]] && ((BASH_VERSINFO[0] < 5)); then
+  printf 'workscribe: commands are not recorded: the hook needs bash 5 or newer (this is %s)\n' \
+    "$BASH_VERSION" >&2
+elif [[ $- == *i* && -z ${__ws_hooked-} ]]; then
 __WRAP__
 __ws_hooked=1
 __ws_file=__FILE__
@@ -314,7 +345,8 @@ if [[ -o interactive && -z ${__ws_hooked-} ]]; then
 __WRAP__
 typeset -g __ws_hooked=1 __ws_file=__FILE__ __ws_seq=0 __ws_start= __ws_cmd= __ws_cwd= __ws_session
 zmodload zsh/datetime 2>/dev/null
-zmodload zsh/net/tcp 2>/dev/null
+zmodload zsh/net/tcp 2>/dev/null \
+  || print -ru2 'workscribe: commands are not recorded: this zsh has no zsh/net/tcp module'
 printf -v __ws_session '%04x%04x' $RANDOM $RANDOM
 __ws_preexec() {
   __ws_start=
@@ -346,29 +378,121 @@ fi
 """
 
 _WRAP = {  # re-run the interactive shell inside the output wrapper, once, on a terminal
-    "bash": """if [[ -z ${WORKSCRIBE_PTY-} && -t 0 && -t 1 && -r __PTY__ ]]; then
-  __ws_login=; shopt -q login_shell && __ws_login=-l
-  exec __PY__ -I -S __PTY__ --port-file __FILE__ -- "$BASH" $__ws_login -i
+    "bash": """if [[ -z ${WORKSCRIBE_PTY-} && -t 0 && -t 1 && -r __PTY__ && -x __PY__ ]]; then
+  if [[ -r __INIT__ ]]; then
+    __ws_rc=; ((${#BASH_SOURCE[@]})) && __ws_rc=${BASH_SOURCE[${#BASH_SOURCE[@]}-1]}
+    shopt -q login_shell && __ws_rc=-l
+    WORKSCRIBE_RC=$__ws_rc exec __PY__ -I -S __PTY__ --port-file __FILE__ -- "$BASH" --rcfile __INIT__ -i
+  else
+    printf 'workscribe: command output is not recorded: %s is missing (run: workscribe shell-hook bash)\\n' \\
+      __INIT__ >&2
+  fi
 fi""",
-    "zsh": """if [[ -z ${WORKSCRIBE_PTY-} && -t 0 && -t 1 && -r __PTY__ ]]; then
-  if [[ -o login ]]; then exec __PY__ -I -S __PTY__ --port-file __FILE__ -- zsh -l -i
-  else exec __PY__ -I -S __PTY__ --port-file __FILE__ -- zsh -i; fi
+    "zsh": """if [[ -z ${WORKSCRIBE_PTY-} && -t 0 && -t 1 && -r __PTY__ && -x __PY__ ]]; then
+  if [[ -r __INIT__/.zshenv && -r __INIT__/.zshrc ]]; then
+    if (( ${+ZDOTDIR} )); then export WORKSCRIBE_ZDOTDIR=$ZDOTDIR; else unset WORKSCRIBE_ZDOTDIR; fi
+    if [[ -o login ]]; then ZDOTDIR=__INIT__ exec __PY__ -I -S __PTY__ --port-file __FILE__ -- zsh -l -i
+    else ZDOTDIR=__INIT__ exec __PY__ -I -S __PTY__ --port-file __FILE__ -- zsh -i; fi
+  else
+    print -ru2 "workscribe: command output is not recorded: "__INIT__" is missing" \
+      "(run: workscribe shell-hook zsh)"
+  fi
 fi""",
 }
 """Run by path with ``-I -S`` (the wrapper needs only the standard library): 30 ms less per new
 terminal than ``-m``. When the file is gone (workscribe uninstalled), the shell starts unwrapped."""
+
+INIT_DIR = "shell-init"
+"""Beside the port file (in ``$WORKSCRIBE_HOME``): the start-up files of a shell the wrapper starts."""
+
+_BASH_INIT = r"""# workscribe: the start-up file of a bash that the output wrapper started in place of the
+# shell that loaded the workscribe hook: the start-up files that shell read, then the hook.
+# Written by `workscribe shell-hook bash`; holds no user data.
+__ws_rc=${WORKSCRIBE_RC-}
+unset WORKSCRIBE_RC
+if [[ $__ws_rc == -l ]]; then
+  if [[ -r /etc/profile ]]; then . /etc/profile; fi
+  if [[ -r ~/.bash_profile ]]; then . ~/.bash_profile
+  elif [[ -r ~/.bash_login ]]; then . ~/.bash_login
+  elif [[ -r ~/.profile ]]; then . ~/.profile
+  fi
+elif [[ -n $__ws_rc && -r $__ws_rc ]]; then . "$__ws_rc"
+elif [[ -r ~/.bashrc ]]; then . ~/.bashrc
+fi
+unset __ws_rc
+"""
+
+_ZSH_HEAD = """# workscribe: read by a zsh that the output wrapper started in place of the shell that loaded
+# the workscribe hook, with ZDOTDIR pointing here; reads the person's own file from their ZDOTDIR.
+# Written by `workscribe shell-hook zsh`; holds no user data.
+"""
+_ZSH_THEIRS = """if (( $#__ws_theirs )); then ZDOTDIR=$__ws_theirs[1]; else unset ZDOTDIR; fi
+if [[ -r ${ZDOTDIR:-$HOME}/__NAME__ ]]; then builtin source ${ZDOTDIR:-$HOME}/__NAME__; fi
+"""
+_ZSH_OURS = """__ws_theirs=(${ZDOTDIR+"$ZDOTDIR"})
+ZDOTDIR=$__ws_ours
+"""
+_ZSH_INIT = {
+    ".zshenv": _ZSH_HEAD + """typeset -g __ws_ours=$ZDOTDIR
+typeset -ga __ws_theirs=(${WORKSCRIBE_ZDOTDIR+"$WORKSCRIBE_ZDOTDIR"})
+unset WORKSCRIBE_ZDOTDIR
+""" + _ZSH_THEIRS.replace("__NAME__", ".zshenv") + _ZSH_OURS,
+    ".zprofile": _ZSH_HEAD + _ZSH_THEIRS.replace("__NAME__", ".zprofile") + _ZSH_OURS,
+    ".zshrc": _ZSH_HEAD + "unset __ws_ours\n" + _ZSH_THEIRS.replace("__NAME__", ".zshrc")
+    + "unset __ws_theirs\n",
+}
 
 SHELLS = ("bash", "zsh")
 
 
 def hook_code(shell: str, port_path: Path, wrap_output: bool = False, python: str | None = None) -> str:
     """The hook for ``shell`` (``bash`` or ``zsh``) that sends to the recorder publishing ``port_path``;
-    with ``wrap_output`` it first re-runs the shell inside the output wrapper (``shell-output``)."""
+    with ``wrap_output`` it first re-runs the shell inside the output wrapper (``shell-output``),
+    which starts it with the start-up files that ``install_init`` writes beside ``port_path``."""
     if shell not in SHELLS:
         raise ValueError(f"unknown shell {shell!r}; use bash or zsh")
     code = _BASH if shell == "bash" else _ZSH
     wrap = ":"
     if wrap_output:
         wrap = (_WRAP[shell].replace("__PY__", shlex.quote(python or sys.executable))
-                .replace("__PTY__", shlex.quote(str(Path(__file__).resolve().with_name("shell_pty.py")))))
+                .replace("__PTY__", shlex.quote(str(Path(__file__).resolve().with_name("shell_pty.py"))))
+                .replace("__INIT__", shlex.quote(str(init_path(shell, port_path)))))
     return code.replace("__WRAP__", wrap).replace("__FILE__", shlex.quote(str(port_path)))
+
+
+def init_path(shell: str, port_path: Path) -> Path:
+    """What the output wrapper starts ``shell`` with: bash's ``--rcfile``, zsh's ``ZDOTDIR``."""
+    folder = port_path.parent / INIT_DIR
+    return folder / "bashrc" if shell == "bash" else folder / "zsh"
+
+
+def init_files(shell: str, port_path: Path) -> dict[Path, str]:
+    """The start-up files of a shell that the output wrapper starts, by path: they read the person's
+    own start-up files, then the hook (see the module docstring)."""
+    hook = hook_code(shell, port_path)
+    target = init_path(shell, port_path)
+    if shell == "bash":
+        return {target: _BASH_INIT + hook}
+    return {target / name: text + (hook if name == ".zshrc" else "") for name, text in _ZSH_INIT.items()}
+
+
+def install_init(shell: str, port_path: Path) -> Path:
+    """Writes ``init_files`` (owner-only; only those that changed, each replaced atomically) and
+    returns ``init_path``.
+
+    Raises:
+        OSError: they cannot be written.
+    """
+    for path, text in init_files(shell, port_path).items():
+        try:
+            if path.read_text() == text:
+                continue
+        except (OSError, UnicodeDecodeError):
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return init_path(shell, port_path)

@@ -4,10 +4,18 @@ Sources hand events and frames to ``SpoolWriter.put_*`` from any thread; one wri
 files, the H.264 encoder and the order of records. Event batches are flushed to the OS at least
 every ``flush_s`` (0.25 s by default), so ``kill -9`` loses at most that much; a segment rolls every
 ``segment_s`` or ``segment_bytes`` and is closed with a footer and an fsync.
+
+**Disk space.** At every flush the writer looks at the free space of the spool's filesystem. Below
+``min_free_bytes`` it stops storing frames (and their ``screen/frame`` events) but keeps writing
+every other event, counts the frames it skipped (``frames_skipped_low_disk``), writes a
+``spool/disk_low`` event and logs one line; once the free space is 10% above the margin again it
+writes ``spool/disk_ok`` (with the frames skipped) and stores frames again. A write that fails all
+the same (the disk is full) stops the writer: ``close`` raises ``SpoolWriteError``.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -37,6 +45,32 @@ class SpoolError(RuntimeError):
     """The spool folder cannot be written (locked by another recorder, not a folder, ...)."""
 
 
+class SpoolWriteError(SpoolError):
+    """Writing failed while recording (the disk is full, an I/O error): the work failed, not the request."""
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+"""Write errors that are the disk's, not the person's choice of folder."""
+
+MIN_FREE_BYTES = 512 * 1024**2
+"""Frames pause below this much free space on the spool's filesystem (or 5% of the quota, if more)."""
+
+
+def disk_free(folder: Path) -> int:
+    """Bytes an unprivileged process may still write on the filesystem holding ``folder``."""
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
+def write_failure(exc: BaseException, out: Path) -> str:
+    """One line saying why writing to the spool folder ``out`` failed."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk holding {out} is full ({exc.strerror}): recording stopped"
+    if isinstance(exc, OSError):
+        return f"cannot write to {out}: {exc.strerror or exc}"
+    return f"spool writer failed: {type(exc).__name__}: {exc}".splitlines()[0]
+
+
 def frame_record(frame_id: int, keyframe: bool, packet: bytes) -> bytes:
     """The payload of a PACKET record."""
     return fmt.PACKET_HEAD.pack(frame_id, int(keyframe)) + packet
@@ -53,10 +87,18 @@ class SegmentWriter:
         segment_id = secrets.token_bytes(16)
         envelope = {"format": fmt.FORMAT_NAME, "version": fmt.FORMAT_VERSION, "cipher": crypto.CIPHER,
                     "key_id": crypto.key_id(key), "segment_id": segment_id.hex()}
-        self._write_raw(fmt.ENVELOPE, json.dumps(envelope).encode())
-        self._cipher = crypto.SegmentCipher(key, segment_id)
-        self.write(fmt.HEADER, json.dumps(header).encode())
-        self.flush()
+        try:
+            self._write_raw(fmt.ENVELOPE, json.dumps(envelope).encode())
+            self._cipher = crypto.SegmentCipher(key, segment_id)
+            self.write(fmt.HEADER, json.dumps(header).encode())
+            self.flush()
+        except OSError:  # a full disk: no segment without its header is left behind
+            try:
+                self._f.close()
+            except OSError:
+                pass
+            path.unlink(missing_ok=True)
+            raise
 
     def write(self, rtype: int, payload: bytes) -> None:
         """Seals and appends one record (buffered; call ``flush`` to hand it to the OS)."""
@@ -92,12 +134,20 @@ class SpoolConfig:
     flush_s: float = 0.25  # hand events to the OS at least this often (kill -9 loses at most this)
     max_pending_frames: int = 4  # frames waiting for the encoder; more change frames are dropped
     header: dict[str, Any] = field(default_factory=dict)  # extra header fields (consent scope, ...)
+    min_free_bytes: int | None = None  # frames pause below this free space on the spool's filesystem;
+    # None: max(MIN_FREE_BYTES, 5% of quota_bytes)
+    free_bytes: Callable[[Path], int] = disk_free  # free space of the filesystem holding a folder
 
     def __post_init__(self) -> None:
         if self.segment_s <= 0:
             raise ValueError(f"segment_s must be > 0, got {self.segment_s}")
         if self.quota_bytes <= 0:
             raise ValueError(f"quota_bytes must be > 0, got {self.quota_bytes}")
+        if self.min_free_bytes is None:
+            self.min_free_bytes = max(MIN_FREE_BYTES, self.quota_bytes // 20)
+        if self.min_free_bytes < 0:
+            raise ValueError(f"min_free_bytes must be >= 0 (0: frames never pause), "
+                             f"got {self.min_free_bytes}")
 
 
 _STOP = object()
@@ -110,10 +160,15 @@ class SpoolWriter:
         self.config = config
         self.recording_id = uuid.uuid4().hex
         self.warn = warn or (lambda msg: print(f"workscribe: {msg}", file=sys.stderr))
-        config.out.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not config.out.is_dir():
-            raise SpoolError(f"{config.out} is not a folder")
-        self._lock_fd = os.open(config.out / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            config.out.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not config.out.is_dir():
+                raise SpoolError(f"{config.out} is not a folder")
+            self._lock_fd = os.open(config.out / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except (FileExistsError, NotADirectoryError):
+            raise SpoolError(f"{config.out} is not a folder") from None
+        except OSError as exc:
+            raise self._failure(exc) from None
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -134,10 +189,23 @@ class SpoolWriter:
         self._last_id = -1
         self._next_id = 0
         self._batch: list[Event] = []
+        self.disk_low = False  # frames are paused: too little free space
+        self.frames_skipped_low_disk = 0  # frames not stored while the disk was low
+        self._skipped_since = 0  # ... since the last disk_low event
         self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
         self._error: BaseException | None = None
-        self._open_segment()
+        try:
+            self._open_segment()
+        except OSError as exc:
+            os.close(self._lock_fd)
+            raise self._failure(exc) from None
+        self._check_disk()
         self._thread.start()
+
+    def _failure(self, exc: OSError) -> SpoolError:
+        """The error for a failed write: the disk's (``SpoolWriteError``) or the folder's."""
+        cls = SpoolWriteError if exc.errno in _DISK_ERRORS else SpoolError
+        return cls(write_failure(exc, self.config.out))
 
     # -- producer side -------------------------------------------------------------------------
     def put_events(self, events: list[Event]) -> None:
@@ -145,12 +213,16 @@ class SpoolWriter:
         self._q.put(("events", events))
 
     def put_frame(self, event: Event, image: np.ndarray) -> bool:
-        """Queues a frame (BGRA array) and its ``screen/frame`` event; False if dropped.
+        """Queues a frame (BGRA array) and its ``screen/frame`` event; False if dropped (or skipped:
+        the disk is low).
 
         Only a change frame is dropped, when ``max_pending_frames`` wait for the encoder: a frame an
         action refers to (``before``, ``after``) always waits its turn.
         """
         with self._pending_lock:
+            if self.disk_low:
+                self.frames_skipped_low_disk += 1
+                return False
             if (self._pending_frames >= self.config.max_pending_frames
                     and event["data"].get("reason") not in ("before", "after")):
                 self.frames_dropped += 1
@@ -165,12 +237,17 @@ class SpoolWriter:
         self._thread.join()
         os.close(self._lock_fd)
         if self._error is not None:
-            raise SpoolError(f"spool writer failed: {self._error}") from self._error
+            raise SpoolWriteError(write_failure(self._error, self.config.out)) from self._error
 
     @property
     def alive(self) -> bool:
         """False once the writer thread has died."""
         return self._thread.is_alive()
+
+    @property
+    def disk(self) -> str:
+        """``ok``, or ``low: frames paused`` while free space is under ``min_free_bytes``."""
+        return "low: frames paused" if self.disk_low else "ok"
 
     @property
     def segment_path(self) -> Path | None:
@@ -197,6 +274,7 @@ class SpoolWriter:
                     self._store_frame(item[1], item[2])
                 now = time.monotonic()
                 if now - last_flush >= self.config.flush_s or len(self._batch) >= 5000:
+                    self._check_disk()
                     self._flush_batch()
                     last_flush = now
                     if (now - self._seg_started >= self.config.segment_s
@@ -221,6 +299,26 @@ class SpoolWriter:
             if item[0] == "events":
                 self._batch.extend(item[1])
         self._flush_batch()
+
+    def _check_disk(self) -> None:
+        """Pauses frames below ``min_free_bytes`` of free space, resumes them 10% above it."""
+        margin = self.config.min_free_bytes or 0
+        try:
+            free = self.config.free_bytes(self.config.out)
+        except OSError:
+            return
+        if not self.disk_low and free < margin:
+            self.disk_low, self._skipped_since = True, self.frames_skipped_low_disk
+            self.warn(f"disk low: {_mib(free)} free where {self.config.out} is, under the margin of "
+                      f"{_mib(margin)}: frames paused, events still written")
+            data = {"free_bytes": free, "min_free_bytes": margin}
+            self._batch.append(make_event("spool", "disk_low", data))
+        elif self.disk_low and free >= margin + margin // 10:
+            self.disk_low = False
+            skipped = self.frames_skipped_low_disk - self._skipped_since
+            self.warn(f"disk space back: {_mib(free)} free; frames resumed ({skipped} skipped)")
+            data = {"free_bytes": free, "frames_skipped": skipped}
+            self._batch.append(make_event("spool", "disk_ok", data))
 
     def _store_frame(self, event: Event, image: np.ndarray) -> None:
         assert self._seg is not None
@@ -272,7 +370,8 @@ class SpoolWriter:
             for packet, key in self._encoder.close():
                 self._seg.write(fmt.PACKET, frame_record(self._next_id - 1, key, packet))
         self._seg.close({"events": self.events_written, "frames": self.frames_stored,
-                         "frames_dropped": self.frames_dropped, "closed_t": now_ns()})
+                         "frames_dropped": self.frames_dropped,
+                         "frames_skipped_low_disk": self.frames_skipped_low_disk, "closed_t": now_ns()})
         self._seg = None
 
     def _roll(self) -> None:
@@ -284,6 +383,10 @@ class SpoolWriter:
             self.warn(f"quota {self.config.quota_bytes} bytes reached: evicted {name} ({size} bytes)")
             self._batch.append(make_event("spool", "evicted", {"segment": name, "bytes": size}))
         self.evicted.extend(evicted)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 def enforce_quota(folder: Path, quota_bytes: int, keep: set[Path]) -> list[tuple[str, int]]:
