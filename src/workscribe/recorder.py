@@ -274,6 +274,7 @@ class Recorder:
             "ready": self.ready,
             "ready_after_s": self._ready_after_s(),
             "task": self.task["title"] if self.task else None,
+            "frames_waiting": self.frames.waiting if self.frames else 0,  # for redaction, now
             "pid": os.getpid(),
         }
 

@@ -288,7 +288,11 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
                                 + len([e for e in seen.of(X.ButtonPress) if e[1]])
                                 + len([e for e in seen.of(X.ButtonRelease) if e[1] not in (4, 5, 6, 7)]))
                 rec.send_signal(signal.SIGINT)
-                out, _ = rec.communicate(timeout=120)
+                try:
+                    out, _ = rec.communicate(timeout=300)
+                except subprocess.TimeoutExpired:
+                    raise BenchError("the recorder did not stop within 300 s of SIGINT: "
+                                     + recorder_log_tail(rec, log)) from None
             finally:
                 if rec.poll() is None:
                     rec.kill()
