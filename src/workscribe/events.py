@@ -58,6 +58,12 @@ source ``guard``
                        secure context; neither them nor their count is kept. ``password_field``: a
                        password input of a web page had focus; ``browser_frame``: a cross-origin frame
                        had focus, whose fields cannot be seen.
+source ``recorder``
+    ``source_gap``     ``source`` (``window``, ``input``, ``screen``, ``browser``, ``echo``, ``shell``,
+                       ``files``, ``git``), ``start``, ``end`` (clock ns), ``reason`` (redacted),
+                       ``restarts``: the source's thread died at ``start`` and the recorder's
+                       supervisor had it running again at ``end`` (or the recording ended then):
+                       that source recorded nothing in between. Stamped with ``end``.
 source ``task``
     ``start``          ``id`` int (1, 2, ... within a recording), ``title`` str, ``ticket`` str | None
                        (both redacted): ``workscribe task start``. Starting a task ends the open one.

@@ -388,6 +388,13 @@ class Guard:
         self._active_app = self._match(self.state.active)
         return self._update_gap(self.now())
 
+    def forget_pages(self) -> list[Event]:
+        """Forgets every page the browser source reported (it stopped watching them): browser
+        windows are out of scope until it reports again; returns gap events this closes."""
+        self._pages.clear()
+        self._active_app = self._match(self.state.active)
+        return self._update_gap(self.now())
+
     def _title_secure(self) -> str | None:
         """The title rule (a window called "Login", a password manager) where nothing better is known.
 

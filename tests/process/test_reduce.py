@@ -453,3 +453,27 @@ def test_secure_input_becomes_one_placeholder_type_placed_by_its_start() -> None
     secure = actions[1]
     assert secure["text"] == SECURE_TEXT and (secure["t"], secure["t_end"]) == (300 * MS, 900 * MS)
     assert secure["frame_before"] == "s#2" and secure["frame_after"] == "s#4"  # not s#3, seen while typing
+
+
+# ----- gaps of sources
+
+
+def source_gap(t: float, source: str) -> Event:
+    data = {"source": source, "start": round((t - 20) * MS), "end": round(t * MS), "reason": "x",
+            "restarts": 1}
+    return make_event("recorder", "source_gap", data, t=round(t * MS))
+
+
+@pytest.mark.parametrize(("source", "splits"), [("input", True), ("screen", True), ("window", False),
+                                                ("git", False)])
+def test_a_source_gap_of_input_or_screen_finishes_pending_actions(source: str, splits: bool) -> None:
+    events = [frame(0, 1), *text(10, "ab"), source_gap(200, source), frame(210, 2), *text(300, "cd")]
+    texts = [(a["text"], a["frame_after"]) for a in run(events)]
+    if splits:  # and no frame after the gap is the outcome of typing before it
+        assert texts == [("ab", None), ("cd", None)]
+    else:
+        assert texts == [("abcd", None)]
+    from workscribe.process.episodes import cut_episodes, observe
+
+    episodes = list(cut_episodes(observe(iter(events))))
+    assert [len(e.steps) for e in episodes] == [len(texts)]

@@ -20,7 +20,9 @@ not apply), ordered by ``t``:
 Every action carries ``app`` and ``window`` of the last ``window/active`` event at or before its start,
 ``frame_before`` (last ``screen/frame`` at or before its start) and ``frame_after`` (first frame at or
 after its end). A ``guard/gap`` or ``guard/secure_input`` finishes every pending action; a button held
-across it is dropped, and no frame after the gap is used as ``frame_after`` of an action before it.
+across it is dropped, and no frame after the gap is used as ``frame_after`` of an action before it. A
+``recorder/source_gap`` of the ``input`` or ``screen`` source (it recorded nothing for a while) counts
+as a gap; one of another source changes no action.
 A ``guard/secure_input`` (keys typed at a password prompt or into a password field, not stored)
 becomes one ``type`` action from its start to its end whose text is ``SECURE_TEXT``.
 
@@ -79,6 +81,7 @@ the secret from a credential store at run time; it is never learnt."""
 _CLICK_TYPES = {1: "click", 2: "middle_click", 3: "right_click"}
 _MULTI_CLICK_TYPES = {2: "double_click", 3: "triple_click"}
 _MAX_CLICKS = 3  # a chain ends at a triple click; the next click starts a new one
+_GAP_SOURCES = ("input", "screen")  # a recorder/source_gap of these finishes pending actions like a gap
 _HOTKEY_MODS = ("ctrl", "alt", "super")  # any of these held makes every key a hotkey
 _MOD_ORDER = ("ctrl", "alt", "shift", "super", "altgr")  # order of modifiers in ``keys``
 # keysym names whose lower-case form is not the name used in ``keys``
@@ -218,7 +221,8 @@ class _Reducer:
             self._on_frame(t, data)
         elif source in ("shell", "files") or (source == "git" and kind != "head"):
             self._on_coding(ev)
-        elif source == "guard" and kind in ("gap", "secure_input"):
+        elif (source == "guard" and kind in ("gap", "secure_input")) or (
+                source == "recorder" and kind == "source_gap" and data.get("source") in _GAP_SOURCES):
             self.finish_all()
             if kind == "secure_input":
                 self._on_secure(data)
