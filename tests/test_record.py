@@ -354,3 +354,42 @@ def test_a_source_whose_thread_dies_is_restarted_and_its_gap_recorded(
     presses = [e for e in events if e["kind"] == "button_press"]
     assert presses and all(p["t"] > gap["t"] for p in presses)  # recorded again after the gap
     assert [a["type"] for a in reduce_actions(events)] == ["click"]
+
+
+def test_a_click_that_activates_another_window_belongs_to_that_window(xdisplay: XDisplay, recorder) -> None:
+    title = "notes of jane.doe@example.com"
+    left, left_id = open_window(xdisplay.name, "xterm", "-name", "leftterm", "-title", "left shell",
+                                "-geometry", "60x20+10+10", wm_class="leftterm")
+    right, right_id = open_window(xdisplay.name, "xterm", "-name", "rightterm", "-title", title,
+                                  "-geometry", "60x20+620+10", wm_class="rightterm")
+
+    def click_into(wid: int) -> None:
+        x, y, w, h = _geometry(xdisplay, wid)
+        xdotool(xdisplay.name, "mousemove", str(x + w // 2), str(y + h // 2), "click", "--delay", "0", "1")
+        _until(lambda: xdotool(xdisplay.name, "getactivewindow", check=False).strip() == str(wid),
+               what="the click's activation")
+
+    try:
+        _grant(recorder.env, apps="leftterm,rightterm", sources="input,window")
+        xdotool(xdisplay.name, "windowactivate", "--sync", str(left_id))
+        rec = recorder()
+        click_into(right_id)
+        click_into(left_id)
+        # three window/active events, a motion, press and release per click
+        _until(lambda: rec.control("status")["events"] >= 9, what="the clicks in the spool")
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        _kill_procs(left, right)
+    spool = Spool(rec.out)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    presses = [e for e in events if e["kind"] == "button_press"]
+    assert [p["data"]["window"] for p in presses] == [
+        {"id": right_id, "title": "notes of <EMAIL>", "app": "rightterm"},
+        {"id": left_id, "title": "left shell", "app": "leftterm"}]
+    active = [e["data"]["app"] for e in events if e["source"] == "window" and e["t"] <= presses[0]["t"]]
+    assert active[-1] == "leftterm"  # the active window when the first click came: not the one clicked
+    assert b"jane.doe" not in spool_bytes(rec.out)
+    actions = _actions(rec.out, recorder.env)
+    assert [(a["type"], a["app"], a["window"]) for a in actions] == [
+        ("click", "rightterm", "notes of <EMAIL>"), ("click", "leftterm", "left shell")]

@@ -18,10 +18,14 @@ source ``input``
                        ``ctrl, shift, alt, super, altgr, capslock``), ``x``, ``y`` pointer position.
     ``key_release``    ``keycode``, ``keysym``, ``key``.
     ``motion``         ``x``, ``y`` (thinned to at most 60 Hz in storage, never across a press/release).
-    ``button_press``   ``button`` (1 left, 2 middle, 3 right, 8/9 back/forward), ``x``, ``y``.
+    ``button_press``   ``button`` (1 left, 2 middle, 3 right, 8/9 back/forward), ``x``, ``y``,
+                       ``window``: the window under the pointer, which the press acts on and which
+                       may not be the active one: ``{id, title (redacted), app}`` (``app`` as in
+                       ``window/active``); absent without the ``window`` source and in recordings
+                       made before it was added.
     ``button_release`` ``button``, ``x``, ``y``.
     ``scroll``         ``dx``, ``dy`` wheel steps (``dy`` > 0 is wheel down, ``dx`` > 0 is right),
-                       ``x``, ``y``.
+                       ``x``, ``y``, ``window`` (as for ``button_press``).
 source ``window``
     ``active``         ``id`` int, ``title``, ``instance``, ``class`` (WM_CLASS), ``pid`` int | None,
                        ``process`` str | None, ``x``, ``y``, ``w``, ``h`` (client area on screen),

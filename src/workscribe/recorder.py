@@ -147,6 +147,10 @@ class Recorder:
                 continue
             if event["source"] == "window" and event["data"].get("title"):
                 event = {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
+            elif event["source"] == "input" and event["data"].get("window"):  # the window under the pointer
+                window = {**event["data"]["window"]}
+                window["title"] = redact_private(window.get("title") or "")
+                event = {**event, "data": {**event["data"], "window": window}}
             out += self.keys.push(event)
         if out:
             assert self.spool is not None
