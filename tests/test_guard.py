@@ -72,6 +72,22 @@ def test_pointer_over_another_app_is_dropped_and_its_release_too() -> None:
     assert g.admit(make_event("input", "motion", {"x": 700, "y": 200}, t=10)) == []
 
 
+def test_a_kept_press_or_scroll_names_the_window_under_the_pointer() -> None:
+    g = Guard(_consent(["code", "slack"]), now=Clock())
+    g.on_window(WindowState(EDITOR, (EDITOR, CHAT)))  # the editor is active, the chat on top of it
+    [press] = g.admit(make_event("input", "button_press", {"button": 1, "x": 700, "y": 200}, t=5))
+    assert press["data"] == {"button": 1, "x": 700, "y": 200,
+                             "window": {"id": CHAT.id, "title": "Private chat", "app": "slack"}}
+    [scroll] = g.admit(make_event("input", "scroll", {"dx": 0, "dy": 1, "x": 100, "y": 100}, t=6))
+    assert scroll["data"]["window"] == {"id": EDITOR.id, "title": EDITOR.title, "app": "code"}
+    [release] = g.admit(make_event("input", "button_release", {"button": 1, "x": 700, "y": 200}, t=7))
+    assert "window" not in release["data"]
+    no_titles = Guard(_consent(["code"], ("input", "screen")), now=Clock())  # window titles not granted
+    no_titles.on_window(WindowState(EDITOR, (EDITOR,)))
+    [press] = no_titles.admit(make_event("input", "button_press", {"button": 1, "x": 5, "y": 5}, t=8))
+    assert "window" not in press["data"]
+
+
 def test_click_that_activates_an_allowed_window_is_kept_and_ends_the_gap() -> None:
     clock = Clock()
     g = Guard(_consent(["code"]), now=clock)

@@ -285,3 +285,111 @@ def test_task_marks_cut_episodes_and_their_titles_are_redacted(xdisplay: XDispla
         ("Reply to <EMAIL>", "OPS-7", "success", "task_end"), (None, None, None, "recording_end")]
     assert [s["type"] for s in episodes[0]["steps"]] == ["click", "type"]
     assert [s["type"] for s in episodes[1]["steps"]] == ["click"]
+
+
+def _until(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+        time.sleep(0.02)
+
+
+def test_a_source_whose_thread_dies_is_restarted_and_its_gap_recorded(
+        xdisplay: XDisplay, ws_home: Path, tmp_path: Path) -> None:
+    """The input source's RECORD connection fails under a real recorder: the recorder notices, says
+    so in status and the log, restarts the source, records the gap, and input is recorded again."""
+    import socket
+    import threading
+
+    from workscribe import guard, paths
+    from workscribe.control import request
+    from workscribe.process.reduce import reduce_actions
+    from workscribe.recorder import Recorder, RecordOptions
+    from workscribe.sources.x11.input import X11InputSource
+
+    env = {**xdisplay.env, "WORKSCRIBE_HOME": str(ws_home)}
+    _grant(env, sources="input,window")
+    term, wid = _xterm(xdisplay, ALLOWED, "80x20+40+40")
+    logs: list[str] = []
+    rec = Recorder(guard.require(), RecordOptions(out=tmp_path / "spool", display=xdisplay.name),
+                   log=logs.append)
+    summary: dict = {}
+    runner = threading.Thread(target=lambda: summary.update(rec.run()), daemon=True)
+    runner.start()
+    seen: list[str] = []
+
+    def input_health() -> str:
+        seen.append(request("status", paths.control_socket(ws_home))["sources"]["input"])
+        return seen[-1]
+
+    try:
+        _until(lambda: rec.ready, what="the recorder's start")
+        assert input_health() == "ok"
+        source = next(s for s in rec.sources if isinstance(s, X11InputSource))
+        source._rec.display.socket.shutdown(socket.SHUT_RDWR)  # its RECORD connection fails
+        _until(lambda: input_health() == "restarting", what="status 'restarting'")
+        _until(lambda: input_health() == "ok", what="status 'ok' again")
+        assert next(s for s in rec.sources if isinstance(s, X11InputSource)) is not source
+        status = json.loads(run_cli("status", "--json", env=env).stdout)
+        assert status["sources"] == {"window": "ok", "echo": "ok", "input": "ok"}
+        x, y, _, _ = _geometry(xdisplay, wid)
+        written = rec.status()["events"]
+        xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
+        # motion, press and release
+        _until(lambda: rec.status()["events"] >= written + 3, what="the click in the spool")
+    finally:
+        rec.request_stop()
+        runner.join(timeout=30)
+        _kill_procs(term)
+    assert not runner.is_alive() and summary["stop_reason"] == "stopped"
+    stopped = [line for line in logs if line.startswith("input source stopped")]
+    assert len(stopped) == 1 and "ConnectionClosedError" in stopped[0], logs
+    assert sum(line.startswith("input source is back after ") for line in logs) == 1, logs
+    spool = Spool(rec.options.out)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    [gap] = [e for e in events if e["kind"] == "source_gap"]
+    assert gap["source"] == "recorder" and gap["data"]["source"] == "input"
+    assert gap["data"]["start"] < gap["data"]["end"] == gap["t"]
+    assert gap["data"]["reason"].startswith("ConnectionClosedError")
+    presses = [e for e in events if e["kind"] == "button_press"]
+    assert presses and all(p["t"] > gap["t"] for p in presses)  # recorded again after the gap
+    assert [a["type"] for a in reduce_actions(events)] == ["click"]
+
+
+def test_a_click_that_activates_another_window_belongs_to_that_window(xdisplay: XDisplay, recorder) -> None:
+    title = "notes of jane.doe@example.com"
+    left, left_id = open_window(xdisplay.name, "xterm", "-name", "leftterm", "-title", "left shell",
+                                "-geometry", "60x20+10+10", wm_class="leftterm")
+    right, right_id = open_window(xdisplay.name, "xterm", "-name", "rightterm", "-title", title,
+                                  "-geometry", "60x20+620+10", wm_class="rightterm")
+
+    def click_into(wid: int) -> None:
+        x, y, w, h = _geometry(xdisplay, wid)
+        xdotool(xdisplay.name, "mousemove", str(x + w // 2), str(y + h // 2), "click", "--delay", "0", "1")
+        _until(lambda: xdotool(xdisplay.name, "getactivewindow", check=False).strip() == str(wid),
+               what="the click's activation")
+
+    try:
+        _grant(recorder.env, apps="leftterm,rightterm", sources="input,window")
+        xdotool(xdisplay.name, "windowactivate", "--sync", str(left_id))
+        rec = recorder()
+        click_into(right_id)
+        click_into(left_id)
+        # three window/active events, a motion, press and release per click
+        _until(lambda: rec.control("status")["events"] >= 9, what="the clicks in the spool")
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        _kill_procs(left, right)
+    spool = Spool(rec.out)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    presses = [e for e in events if e["kind"] == "button_press"]
+    assert [p["data"]["window"] for p in presses] == [
+        {"id": right_id, "title": "notes of <EMAIL>", "app": "rightterm"},
+        {"id": left_id, "title": "left shell", "app": "leftterm"}]
+    active = [e["data"]["app"] for e in events if e["source"] == "window" and e["t"] <= presses[0]["t"]]
+    assert active[-1] == "leftterm"  # the active window when the first click came: not the one clicked
+    assert b"jane.doe" not in spool_bytes(rec.out)
+    actions = _actions(rec.out, recorder.env)
+    assert [(a["type"], a["app"], a["window"]) for a in actions] == [
+        ("click", "rightterm", "notes of <EMAIL>"), ("click", "leftterm", "left shell")]

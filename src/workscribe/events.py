@@ -18,10 +18,14 @@ source ``input``
                        ``ctrl, shift, alt, super, altgr, capslock``), ``x``, ``y`` pointer position.
     ``key_release``    ``keycode``, ``keysym``, ``key``.
     ``motion``         ``x``, ``y`` (thinned to at most 60 Hz in storage, never across a press/release).
-    ``button_press``   ``button`` (1 left, 2 middle, 3 right, 8/9 back/forward), ``x``, ``y``.
+    ``button_press``   ``button`` (1 left, 2 middle, 3 right, 8/9 back/forward), ``x``, ``y``,
+                       ``window``: the window under the pointer, which the press acts on and which
+                       may not be the active one: ``{id, title (redacted), app}`` (``app`` as in
+                       ``window/active``); absent without the ``window`` source and in recordings
+                       made before it was added.
     ``button_release`` ``button``, ``x``, ``y``.
     ``scroll``         ``dx``, ``dy`` wheel steps (``dy`` > 0 is wheel down, ``dx`` > 0 is right),
-                       ``x``, ``y``.
+                       ``x``, ``y``, ``window`` (as for ``button_press``).
 source ``window``
     ``active``         ``id`` int, ``title``, ``instance``, ``class`` (WM_CLASS), ``pid`` int | None,
                        ``process`` str | None, ``x``, ``y``, ``w``, ``h`` (client area on screen),
@@ -58,6 +62,12 @@ source ``guard``
                        secure context; neither them nor their count is kept. ``password_field``: a
                        password input of a web page had focus; ``browser_frame``: a cross-origin frame
                        had focus, whose fields cannot be seen.
+source ``recorder``
+    ``source_gap``     ``source`` (``window``, ``input``, ``screen``, ``browser``, ``echo``, ``shell``,
+                       ``files``, ``git``), ``start``, ``end`` (clock ns), ``reason`` (redacted),
+                       ``restarts``: the source's thread died at ``start`` and the recorder's
+                       supervisor had it running again at ``end`` (or the recording ended then):
+                       that source recorded nothing in between. Stamped with ``end``.
 source ``task``
     ``start``          ``id`` int (1, 2, ... within a recording), ``title`` str, ``ticket`` str | None
                        (both redacted): ``workscribe task start``. Starting a task ends the open one.

@@ -320,8 +320,10 @@ class Guard:
 
     Keyboard input is in scope when the active window is allowed. Pointer input is in scope when
     the window under the pointer is allowed (a click that activates an allowed window is kept), and
-    a release is kept when its press was. Nothing is kept while paused. While the active window is
-    out of scope, or the recorder is paused, only a ``guard/gap`` event with start and end is kept.
+    a release is kept when its press was; a kept press or scroll carries that window (``id``, ``title``,
+    ``app``) in ``data["window"]``, as it may not be the active one. Nothing is kept while paused.
+    While the active window is out of scope, or the recorder is paused, only a ``guard/gap`` event
+    with start and end is kept.
 
     When the consent has sites, a browser window counts as allowed only while the browser source
     has reported (``on_page``) that the page it shows is within them; ``browser`` events are kept
@@ -385,6 +387,13 @@ class Guard:
             self._pages.pop(window_id, None)
         else:
             self._pages[window_id] = allowed
+        self._active_app = self._match(self.state.active)
+        return self._update_gap(self.now())
+
+    def forget_pages(self) -> list[Event]:
+        """Forgets every page the browser source reported (it stopped watching them): browser
+        windows are out of scope until it reports again; returns gap events this closes."""
+        self._pages.clear()
         self._active_app = self._match(self.state.active)
         return self._update_gap(self.now())
 
@@ -496,12 +505,14 @@ class Guard:
             keep = data["keycode"] in self._keys
             self._keys.discard(data["keycode"])
         elif kind == "button_press":
-            keep = self._pointer_allowed(data["x"], data["y"])
+            window, app = self._pointed(data["x"], data["y"])
+            keep = app is not None
             if keep:
                 prefix = self._end_secure()  # a click leaves the secure field: its run is over
                 self._buttons.add(data["button"])
                 if self._gap is not None:  # a click that activates an allowed window
                     prefix += self._end_gap(event["t"] - 1)
+                event = self._with_window(event, window, app)
         elif kind == "button_release":
             keep = data["button"] in self._buttons
             self._buttons.discard(data["button"])
@@ -509,7 +520,10 @@ class Guard:
             keep = bool(self._buttons) or (
                 self._active_app is not None and self._pointer_allowed(data["x"], data["y"]))
         elif kind == "scroll":
-            keep = self._pointer_allowed(data["x"], data["y"])
+            window, app = self._pointed(data["x"], data["y"])
+            keep = app is not None
+            if keep:
+                event = self._with_window(event, window, app)
         if not keep:
             self.dropped += 1
             return prefix
@@ -541,7 +555,20 @@ class Guard:
         return False
 
     def _pointer_allowed(self, x: int, y: int) -> bool:
-        return self._match(self.state.window_at(x, y)) is not None
+        return self._pointed(x, y)[1] is not None
+
+    def _pointed(self, x: int, y: int) -> tuple[Any, str | None]:
+        """The window under the pointer and the allowlist entry that admits it (None: not allowed)."""
+        window = self.state.window_at(x, y)
+        return window, self._match(window)
+
+    def _with_window(self, event: Event, window: Any, app: str) -> Event:
+        """A press or scroll with the window it acts on: ``data["window"]`` ``{id, title, app}``
+        (kept only with the window source, like ``window/active`` events)."""
+        if not self.store_windows:
+            return event
+        return {**event, "data": {**event["data"], "window": {"id": window.id, "title": window.title,
+                                                              "app": app}}}
 
     def frame_regions(self) -> list[tuple[Rect, bool]] | None:
         """Screen regions bottom to top, each kept (allowed window) or blacked out; None = no frame."""

@@ -38,6 +38,7 @@ from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
 from workscribe.sources.browser import browser_family, redact_event
 from workscribe.sources.shell import redact_event as redact_shell
+from workscribe.sources.supervise import SourceSupervisor
 from workscribe.spool import crypto
 from workscribe.spool.retention import delete_recordings, expired_recordings
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
@@ -90,6 +91,7 @@ class Recorder:
         self._stop = threading.Event()
         self.spool: SpoolWriter | None = None
         self.sources: list[Any] = []
+        self.supervisor = SourceSupervisor(self.sources, self._on_source_gap, log=log)  # restarts dead ones
         self.screen = None
         self.frames: FrameRedactionStage | None = None
         self.echo: EchoWatch | None = None
@@ -148,6 +150,10 @@ class Recorder:
                 continue
             if event["source"] == "window" and event["data"].get("title"):
                 event = {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
+            elif event["source"] == "input" and event["data"].get("window"):  # the window under the pointer
+                window = {**event["data"]["window"]}
+                window["title"] = redact_private(window.get("title") or "")
+                event = {**event, "data": {**event["data"], "window": window}}
             out += self.keys.push(event)
         if out:
             assert self.spool is not None
@@ -198,6 +204,17 @@ class Recorder:
             closed = self.guard.on_page(window_id, allowed)
             if closed and self.spool is not None:
                 self._store(closed)
+
+    def _forget_pages(self) -> None:
+        with self._lock:
+            closed = self.guard.forget_pages()  # the browser source is down: no page is known
+            if closed and self.spool is not None:
+                self._store(closed)
+
+    def _on_source_gap(self, event: Event) -> None:
+        with self._lock:
+            if self.spool is not None:
+                self.spool.put_events([event])
 
     def _on_frame(self, event: Event, image: Any) -> bool:
         assert self.frames is not None
@@ -275,6 +292,7 @@ class Recorder:
             "ready_after_s": self._ready_after_s(),
             "task": self.task["title"] if self.task else None,
             "frames_waiting": self.frames.waiting if self.frames else 0,  # for redaction, now
+            "sources": self.supervisor.health(),
             "pid": os.getpid(),
         }
 
@@ -333,6 +351,7 @@ class Recorder:
                 if not self.spool.alive:
                     self.stop_reason = "spool writer failed"
                     break
+                self.supervisor.poll()
                 if time.monotonic() - last_expiry > 3600:
                     self._expire()
                     last_expiry = time.monotonic()
@@ -349,6 +368,7 @@ class Recorder:
                     source.stop()
                 except SourceError:
                     pass
+            self.supervisor.close()  # a source still down: its gap ends here
             if self.echo is not None:
                 self._release_keys(force=True)
             with self._lock:
@@ -376,37 +396,56 @@ class Recorder:
                 "dropped_out_of_scope": self.guard.dropped}
 
     def _start_display_sources(self) -> None:
-        """The window, browser, screen and input sources of the consent (X11)."""
+        """The window, browser, screen and input sources of the consent (X11). Each is started by a
+        function the supervisor calls again when the source's thread dies."""
         from workscribe.sources.x11.input import X11InputSource
         from workscribe.sources.x11.screen import ScreenSource
         from workscribe.sources.x11.window import X11WindowSource
 
         opts = self.options
         assert self.spool is not None
-        window = X11WindowSource(opts.display, on_change=self._on_window)
-        self.sources.append(window)
-        window.start(self._on_event)
+
+        def window() -> X11WindowSource:
+            source = X11WindowSource(opts.display, on_change=self._on_window, log=self.log)
+            source.start(self._on_event)
+            return source
+
+        # while the window source is down no window is known: nothing is in scope
+        self.supervisor.start("window", window, on_down=lambda: self._on_window(WindowState()))
         if "browser" in self.consent.sources:
             from workscribe.sources.browser import BrowserSource
 
-            self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
-                                         self._on_page_scope, log=self.log)
-            self.browser.start(self._on_event)
-            self.sources.append(self.browser)
+            def browser() -> BrowserSource:
+                self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
+                                             self._on_page_scope, log=self.log)
+                self.browser.start(self._on_event)
+                return self.browser
+
+            self.supervisor.start("browser", browser, on_down=self._forget_pages)
         if "screen" in self.consent.sources:
             self.frames = FrameRedactionStage(ImageRedactor(finder=find_private, ocr=OcrProcess()),
                                               self.spool.put_frame, spill_dir=opts.out)
-            self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
-                                       keyframe_s=opts.keyframe_s)
-            self.screen.start(self._on_frame)
-            self.sources.append(self.screen)
+
+            def screen() -> ScreenSource:
+                self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
+                                           keyframe_s=opts.keyframe_s)
+                self.screen.start(self._on_frame)
+                return self.screen
+
+            self.supervisor.start("screen", screen)
         if "input" in self.consent.sources:
-            self.echo = EchoWatch(self._active_tty, self._release_keys, lambda: bool(self._held))
-            self.echo.start()
-            self.sources.append(self.echo)
-            source = X11InputSource(opts.display)
-            source.start(self._on_event)
-            self.sources.append(source)
+            def echo() -> EchoWatch:
+                self.echo = EchoWatch(self._active_tty, self._release_keys, lambda: bool(self._held))
+                self.echo.start()
+                return self.echo
+
+            def input_() -> X11InputSource:
+                source = X11InputSource(opts.display)
+                source.start(self._on_event)
+                return source
+
+            self.supervisor.start("echo", echo)
+            self.supervisor.start("input", input_)
 
     def _start_coding_sources(self) -> None:
         """The shell, files and git sources of the consent: they need no display."""
@@ -414,23 +453,33 @@ class Recorder:
         if "shell" in self.consent.sources:
             from workscribe.sources.shell import ShellSource, port_file
 
-            shell = ShellSource(port_file(), output="shell-output" in self.consent.sources, log=self.log,
-                                publish_on_start=False)
-            shell.start(self._on_event)
-            self.sources.append(shell)
-            self._shell = shell
+            def shell() -> ShellSource:
+                # the port file is published once every source is ready (a restart publishes at once)
+                source = ShellSource(port_file(), output="shell-output" in self.consent.sources, log=self.log,
+                                     publish_on_start=self.ready)
+                source.start(self._on_event)
+                self._shell = source
+                return source
+
+            self.supervisor.start("shell", shell)
         if "files" in self.consent.sources:
             from workscribe.sources.files import FilesSource
 
-            files = FilesSource(repos, log=self.log)
-            files.start(self._on_event)
-            self.sources.append(files)
+            def files() -> FilesSource:
+                source = FilesSource(repos, log=self.log)
+                source.start(self._on_event)
+                return source
+
+            self.supervisor.start("files", files)
         if "git" in self.consent.sources:
             from workscribe.sources.git import GitSource
 
-            git = GitSource(repos, log=self.log)
-            git.start(self._on_event)
-            self.sources.append(git)
+            def git() -> GitSource:
+                source = GitSource(repos, log=self.log)
+                source.start(self._on_event)
+                return source
+
+            self.supervisor.start("git", git)
 
     def _ready_after_s(self) -> float | None:
         """Seconds from the start of ``run`` until every source was ready (None before)."""

@@ -453,3 +453,68 @@ def test_secure_input_becomes_one_placeholder_type_placed_by_its_start() -> None
     secure = actions[1]
     assert secure["text"] == SECURE_TEXT and (secure["t"], secure["t_end"]) == (300 * MS, 900 * MS)
     assert secure["frame_before"] == "s#2" and secure["frame_after"] == "s#4"  # not s#3, seen while typing
+
+
+# ----- the window a pointer action acts on
+
+
+def over(events: list[Event], wid: int, app: str, title: str) -> list[Event]:
+    """Pointer events as the recorder stores them: presses and wheel steps name the window under the
+    pointer (``data["window"]``)."""
+    out = []
+    for ev in events:
+        if ev["kind"] in ("button_press", "scroll"):
+            ev = {**ev, "data": {**ev["data"], "window": {"id": wid, "title": title, "app": app}}}
+        out.append(ev)
+    return out
+
+
+def test_a_pointer_action_belongs_to_the_window_under_the_pointer() -> None:
+    events = [
+        window(0, "term", "left shell"),
+        *over(click(100, 1, 700, 50), 2, "editor", "main.py"),  # activates the editor: its event follows
+        window(112, "editor", "main.py"),
+        *text(300, "x"),
+        *over([wheel(500, 1, x=10, y=10)], 1, "term", "left shell"),  # over the inactive terminal
+        *over([wheel(550, 1, x=700, y=10)], 2, "editor", "main.py"),  # the next step over the editor
+        *over(click(900, 3, 20, 20), 1, "term", "left shell"),
+    ]
+    assert run(events) == [
+        act("click", 100, 150, x=700, y=50, button=1, app="editor", window="main.py"),
+        act("type", 300, x=0, y=0, text="x", app="editor", window="main.py"),
+        act("scroll", 500, x=10, y=10, dx=0, dy=1, app="term", window="left shell"),
+        act("scroll", 550, x=700, y=10, dx=0, dy=1, app="editor", window="main.py"),
+        act("right_click", 900, 950, x=20, y=20, button=3, app="term", window="left shell"),
+    ]
+
+
+def test_the_window_of_a_press_is_not_overwritten_by_an_active_window_at_the_same_time() -> None:
+    events = [window(10, "a", "A"), *over([press(10)], 2, "b", "B"), window(10, "c", "C"), release(60)]
+    assert run(events) == [act("click", 10, 60, x=0, y=0, button=1, app="b", window="B")]
+
+
+def test_pointer_actions_of_older_recordings_take_the_active_window() -> None:
+    events = [window(0, "term", "shell"), *click(100), window(112, "editor", "main.py"), wheel(300)]
+    assert [(a["type"], a["app"], a["window"]) for a in run(events)] == [
+        ("click", "term", "shell"), ("scroll", "editor", "main.py")]
+
+
+def source_gap(t: float, source: str) -> Event:
+    data = {"source": source, "start": round((t - 20) * MS), "end": round(t * MS), "reason": "x",
+            "restarts": 1}
+    return make_event("recorder", "source_gap", data, t=round(t * MS))
+
+
+@pytest.mark.parametrize(("source", "splits"), [("input", True), ("screen", True), ("window", False),
+                                                ("git", False)])
+def test_a_source_gap_of_input_or_screen_finishes_pending_actions(source: str, splits: bool) -> None:
+    events = [frame(0, 1), *text(10, "ab"), source_gap(200, source), frame(210, 2), *text(300, "cd")]
+    texts = [(a["text"], a["frame_after"]) for a in run(events)]
+    if splits:  # and no frame after the gap is the outcome of typing before it
+        assert texts == [("ab", None), ("cd", None)]
+    else:
+        assert texts == [("abcd", None)]
+    from workscribe.process.episodes import cut_episodes, observe
+
+    episodes = list(cut_episodes(observe(iter(events))))
+    assert [len(e.steps) for e in episodes] == [len(texts)]

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -145,6 +146,56 @@ def test_find_devtools_walks_from_a_child_process_to_the_browser(tmp_path: Path)
         parent.wait()
 
 
+def test_a_closing_or_starting_browser_is_not_reported_as_misconfigured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real processes with a browser's flags: one that has no port file yet (starting) or any more
+    (closing), one that ended, one started without DevTools and one with DevTools beyond loopback."""
+    from workscribe.sources import browser as browser_mod
+    from workscribe.sources.browser import devtools_trouble
+
+    profile = tmp_path / "profile"
+    profile.mkdir()
+
+    def process(*flags: str) -> subprocess.Popen:  # a process whose command line has these flags
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", *flags])
+
+    flagged = process("--remote-debugging-port=0", f"--user-data-dir={profile}")
+    plain = process(f"--user-data-dir={profile}")
+    elsewhere = process("--remote-debugging-port=9222", "--remote-debugging-address=0.0.0.0")
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    try:
+        assert devtools_trouble(flagged.pid) == "pending"
+        assert devtools_trouble(plain.pid) == "none"
+        assert devtools_trouble(elsewhere.pid) == "elsewhere"
+        assert devtools_trouble(ended.pid) == "gone"
+        logs: list[str] = []
+        shown: list[WindowInfo | None] = [None]
+        source = BrowserSource(SiteMatcher(["*"]), lambda: shown[0], lambda w, a: None, log=logs.append)
+
+        def look_at(proc: subprocess.Popen) -> None:
+            shown[0] = WindowInfo(7, "Chromium", "chromium", "Chromium", proc.pid, "chromium", 0, 0, 9, 9)
+            source._retry.clear()
+            source._tick()
+
+        look_at(flagged)
+        look_at(ended)
+        assert logs == []  # starting or closing: nothing is wrong with them
+        look_at(plain)
+        look_at(plain)
+        assert logs == [f"browser (pid {plain.pid}) has no DevTools port on loopback: its windows are out "
+                        "of scope; start it with --remote-debugging-port=0"]  # once
+        look_at(elsewhere)
+        assert "beyond loopback" in logs[-1] and len(logs) == 2
+        monkeypatch.setattr(browser_mod, "PORT_GRACE_S", 0.0)  # still no port file after the grace time
+        look_at(flagged)
+        assert logs[-1].startswith(f"browser (pid {flagged.pid}) has published no DevTools port")
+    finally:
+        for proc in (flagged, plain, elsewhere):
+            proc.kill()
+            proc.wait()
+
+
 def test_redaction_of_browser_events() -> None:
     event = make_event("browser", "snapshot", {"url": f"https://x.test/?to={EMAIL}", "elements": [
         {"tag": "p", "text": f"mail {EMAIL}", "box": [0, 0, 1, 1]},
@@ -188,6 +239,17 @@ def test_guard_keeps_a_browser_window_out_of_scope_until_its_page_is_within_the_
     g = Guard(Consent("id", "-", ["firefox"], ["input"]), now=lambda: 5)
     g.on_window(WindowState(firefox, (firefox,)))
     assert g.status == "recording"  # without the browser source, sites do not apply
+
+
+def test_a_browser_source_that_stopped_takes_every_page_out_of_scope() -> None:
+    consent = Consent("id", "-", ["chromium"], ["input", "window", "browser"], sites=["localhost"])
+    clock = iter(range(100, 200))
+    g = Guard(consent, now=lambda: next(clock))
+    g.on_window(WindowState(BROWSER_WINDOW, (BROWSER_WINDOW,)))
+    g.on_page(BROWSER_WINDOW.id, True)
+    assert g.status == "recording"
+    assert g.forget_pages() == [] and g.status == "out of scope"  # a gap opens
+    assert [e["data"]["reason"] for e in g.on_page(BROWSER_WINDOW.id, True)] == ["out_of_scope"]
 
 
 def test_a_key_typed_just_before_a_password_field_was_reported_is_secure() -> None:
@@ -453,3 +515,25 @@ def test_a_page_whose_first_navigation_was_under_way_when_the_source_attached_is
 def test_cdp_refuses_anything_but_loopback() -> None:
     with pytest.raises(CdpError, match="only loopback"):
         CdpConnection("ws://192.0.2.1:9222/devtools/browser/x", lambda *a: None)
+
+
+@pytest.mark.x11
+@pytest.mark.slow
+def test_closing_the_browser_during_a_recording_breaks_no_source_and_blames_no_flag(
+        xdisplay: XDisplay, recorder, chromium) -> None:
+    """Issue 11: a browser window closed during a recording killed the window source, and the browser
+    source called the closing browser (started with --remote-debugging-port=0) misconfigured."""
+    sites = chromium["page"].parent.as_uri() + "/*"
+    assert run_cli("consent", "grant", "--apps", "chromium", "--sources", "input,window,browser",
+                   "--sites", sites, "--yes", env=recorder.env).returncode == 0
+    rec = recorder()
+    _wait_state(rec, "recording")  # the browser source is connected to the page
+    chromium["conn"].close()
+    xdotool(xdisplay.name, "windowactivate", "--sync", str(chromium["window"]), "key", "ctrl+shift+w")
+    chromium["proc"].wait(timeout=30)  # the browser quit
+    _wait_state(rec, "out of scope")  # no window left: the window source saw it go
+    status = rec.control("status")
+    assert status["sources"] == {"window": "ok", "browser": "ok", "echo": "ok", "input": "ok"}
+    code, _, err = rec.stop()
+    assert code == 0, err
+    assert "DevTools" not in err and "source stopped" not in err and "Traceback" not in err, err

@@ -77,8 +77,10 @@ def _control(cmd: str, as_json: bool, args: dict[str, Any] | None = None, refuse
     reply.pop("ok")
     if as_json:
         echo_json(reply)
-    else:
-        print_table("recorder", ["field", "value"], reply.items())
+    else:  # "sources": {"window": "ok", ...} reads as "window ok, ..."
+        print_table("recorder", ["field", "value"], [
+            (k, ", ".join(f"{n} {s}" for n, s in v.items()) if isinstance(v, dict) else v)
+            for k, v in reply.items()])
 
 
 @click.command("status")

@@ -11,7 +11,8 @@ contributor saw when they started it, never anything later:
   *visually distinct* frame before the action; ``frame_t`` is when it was grabbed.
 - ``frame_after``: the first frame at or after the action's end (the outcome; not an input).
 - ``pointer_x``, ``pointer_y``: where the pointer was at the start (last position known at or
-  before it); ``app``, ``window``: the active window then; ``screen_w``, ``screen_h``: the frame size.
+  before it); ``app``, ``window``: the window a pointer action acted on (under the pointer), else
+  the active window then; ``screen_w``, ``screen_h``: the frame size.
 - ``browser``: the last ``browser/snapshot`` at or before the start (url, viewport origin, visible
   elements with screen boxes), or None outside a browser.
 

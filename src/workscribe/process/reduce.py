@@ -17,10 +17,16 @@ not apply), ordered by ``t``:
   ctrl/alt/super held, or a non-text key with shift/altgr held (``keys`` like ``"ctrl+shift+t"``).
   Modifier keys alone produce nothing; they never interrupt anything either.
 
-Every action carries ``app`` and ``window`` of the last ``window/active`` event at or before its start,
-``frame_before`` (last ``screen/frame`` at or before its start) and ``frame_after`` (first frame at or
-after its end). A ``guard/gap`` or ``guard/secure_input`` finishes every pending action; a button held
-across it is dropped, and no frame after the gap is used as ``frame_after`` of an action before it.
+A pointer action (clicks, drags, scrolls) carries ``app`` and ``window`` (title) of the window under
+the pointer at its press or first wheel step (``data["window"]`` of the event, which a click that
+activates another window needs); a wheel step over another window starts a new scroll. Every other
+action, and a pointer action of a recording without that field, carries those of the last
+``window/active`` event at or before its start. Every action has ``frame_before`` (last
+``screen/frame`` at or before its start) and ``frame_after`` (first frame at or after its end).
+A ``guard/gap`` or ``guard/secure_input`` finishes every pending action; a button held across it is
+dropped, and no frame after the gap is used as ``frame_after`` of an action before it. A
+``recorder/source_gap`` of the ``input`` or ``screen`` source (it recorded nothing for a while) counts
+as a gap; one of another source changes no action.
 A ``guard/secure_input`` (keys typed at a password prompt or into a password field, not stored)
 becomes one ``type`` action from its start to its end whose text is ``SECURE_TEXT``.
 
@@ -79,6 +85,7 @@ the secret from a credential store at run time; it is never learnt."""
 _CLICK_TYPES = {1: "click", 2: "middle_click", 3: "right_click"}
 _MULTI_CLICK_TYPES = {2: "double_click", 3: "triple_click"}
 _MAX_CLICKS = 3  # a chain ends at a triple click; the next click starts a new one
+_GAP_SOURCES = ("input", "screen")  # a recorder/source_gap of these finishes pending actions like a gap
 _HOTKEY_MODS = ("ctrl", "alt", "super")  # any of these held makes every key a hotkey
 _MOD_ORDER = ("ctrl", "alt", "shift", "super", "altgr")  # order of modifiers in ``keys``
 # keysym names whose lower-case form is not the name used in ``keys``
@@ -138,6 +145,7 @@ class _Entry:
     dropped: bool = False  # turned out not to be an action; skipped on output
     after_set: bool = False  # frame_after is final
     awaiting: bool = False  # listed in _Reducer.awaiting
+    pointed: bool = False  # app and window are the window under the pointer, not the active one
 
 
 @dataclass(slots=True)
@@ -193,6 +201,7 @@ class _Reducer:
         self.chain: _Chain | None = None
         self.typing: _Entry | None = None
         self.scroll: _Entry | None = None
+        self.scroll_window: int | None = None  # id of the window the open scroll started over
         self.input_handlers = {
             "key_press": self._on_key,
             "text": self._on_key,  # typed text that was redacted: its placeholder types like keys
@@ -213,12 +222,14 @@ class _Reducer:
         elif source == "window" and kind == "active":
             self.app, self.window = data.get("app"), data.get("title")
             for e in self._starting_at(t):
-                e.action["app"], e.action["window"] = self.app, self.window
+                if not e.pointed:
+                    e.action["app"], e.action["window"] = self.app, self.window
         elif source == "screen" and kind == "frame":
             self._on_frame(t, data)
         elif source in ("shell", "files") or (source == "git" and kind != "head"):
             self._on_coding(ev)
-        elif source == "guard" and kind in ("gap", "secure_input"):
+        elif (source == "guard" and kind in ("gap", "secure_input")) or (
+                source == "recorder" and kind == "source_gap" and data.get("source") in _GAP_SOURCES):
             self.finish_all()
             if kind == "secure_input":
                 self._on_secure(data)
@@ -258,12 +269,16 @@ class _Reducer:
 
     # ----- bookkeeping
 
-    def _new(self, type_: str, t: int, x: int | None, y: int | None, **values: Any) -> _Entry:
+    def _new(self, type_: str, t: int, x: int | None, y: int | None, pointed: Any = None,
+             **values: Any) -> _Entry:
+        """Queues a new action; ``pointed``: the ``window`` of a pointer event (its app and title)."""
         action = dict.fromkeys(ACTION_KEYS)
         action.update(t=t, type=type_, x=x, y=y, app=self.app, window=self.window)
+        if isinstance(pointed, dict):
+            action.update(app=pointed.get("app"), window=pointed.get("title"))
         action["frame_before"] = self.frame_ref
         action.update(values)
-        entry = _Entry(action)
+        entry = _Entry(action, pointed=isinstance(pointed, dict))
         self.queue.append(entry)
         return entry
 
@@ -420,7 +435,8 @@ class _Reducer:
         )
         if c is not None and not joins:
             self._end_chain()
-        hold = _Hold(self._new(_CLICK_TYPES.get(button, "click"), t, x, y, button=button), t, x, y)
+        entry = self._new(_CLICK_TYPES.get(button, "click"), t, x, y, data.get("window"), button=button)
+        hold = _Hold(entry, t, x, y)
         self.holds[button] = hold
         if joins and c is not None:
             c.candidate = hold
@@ -454,11 +470,15 @@ class _Reducer:
         dx, dy = data.get("dx") or 0, data.get("dy") or 0
         self._end_typing()
         self._end_chain()
+        pointed = data.get("window")
         if self.scroll is not None and (_reverses(self.scroll.action["dx"], dx)
                                         or _reverses(self.scroll.action["dy"], dy)):
             self._end_scroll()  # turning the wheel back is a new scroll
+        if self.scroll is not None and isinstance(pointed, dict) and pointed.get("id") != self.scroll_window:
+            self._end_scroll()  # the wheel turns over another window
         if self.scroll is None:
-            self.scroll = self._new("scroll", t, x, y, dx=dx, dy=dy)
+            self.scroll = self._new("scroll", t, x, y, pointed, dx=dx, dy=dy)
+            self.scroll_window = pointed.get("id") if isinstance(pointed, dict) else None
         else:  # _expire has ended it if the gap was too long
             self.scroll.action["dx"] += dx
             self.scroll.action["dy"] += dy

@@ -53,7 +53,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -92,6 +92,10 @@ saw, on its scroll bar say, has none; the timeline then judges them)."""
 
 ANSWER_EARLY_NS = 100_000_000
 """The page's answer to a click may reach the recorder up to this long before the click's X event."""
+
+PORT_GRACE_S = 10.0
+"""A browser started with ``--remote-debugging-port`` may take this long to publish its port (or to
+close) before the source says that it has not."""
 
 _TAB_KEYS = ("Tab", "ISO_Left_Tab")
 
@@ -140,11 +144,7 @@ def devtools_from_args(argv: list[str], home: Path | None = None, pid: int = 0) 
     ``--remote-debugging-port``, listens on an address that is not loopback, or picked a port
     (``=0``) and has not written ``DevToolsActivePort`` yet.
     """
-    opts: dict[str, str] = {}
-    for arg in argv[1:]:
-        if arg.startswith("--"):
-            key, _, value = arg[2:].partition("=")
-            opts[key] = value
+    opts = _flags(argv)
     if "type" in opts or "remote-debugging-port" not in opts:
         return None
     address = opts.get("remote-debugging-address")
@@ -168,21 +168,58 @@ def devtools_from_args(argv: list[str], home: Path | None = None, pid: int = 0) 
     return DevTools(pid, port, path if active_port == port else None)
 
 
-def find_devtools(pid: int, proc: Path = Path("/proc"), max_depth: int = 8) -> DevTools | None:
-    """The DevTools endpoint of the browser that process ``pid`` belongs to (it or a parent)."""
+def _flags(argv: list[str]) -> dict[str, str]:
+    """``--name=value`` (and ``--name``) options of a command line."""
+    opts: dict[str, str] = {}
+    for arg in argv[1:]:
+        if arg.startswith("--"):
+            key, _, value = arg[2:].partition("=")
+            opts[key] = value
+    return opts
+
+
+def _process_chain(pid: int, proc: Path, max_depth: int) -> Iterator[tuple[int, list[str]]]:
+    """``(pid, argv)`` of process ``pid`` and its parents, up to ``max_depth``, while readable."""
     for _ in range(max_depth):
         try:
             argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
             stat = (proc / str(pid) / "stat").read_text()
         except OSError:
-            return None
-        found = devtools_from_args([a.decode(errors="replace") for a in argv if a], pid=pid)
-        if found is not None:
-            return found
+            return
+        yield pid, [a.decode(errors="replace") for a in argv if a]
         pid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4, after the (comm) that may hold spaces
         if pid <= 1:
-            return None
+            return
+
+
+def find_devtools(pid: int, proc: Path = Path("/proc"), max_depth: int = 8) -> DevTools | None:
+    """The DevTools endpoint of the browser that process ``pid`` belongs to (it or a parent)."""
+    for browser_pid, argv in _process_chain(pid, proc, max_depth):
+        found = devtools_from_args(argv, pid=browser_pid)
+        if found is not None:
+            return found
     return None
+
+
+def devtools_trouble(pid: int, proc: Path = Path("/proc"), max_depth: int = 8) -> str:
+    """Why ``find_devtools(pid)`` found no endpoint.
+
+    Returns:
+        ``gone``: process ``pid`` has ended (its browser is closing); ``pending``: the browser was
+        started with ``--remote-debugging-port`` on loopback but has no ``DevToolsActivePort`` (it is
+        starting, or closing and removed it); ``elsewhere``: its DevTools listen beyond loopback,
+        which is never connected to; ``none``: no process of it asked for DevTools.
+    """
+    chain = list(_process_chain(pid, proc, max_depth))
+    if not chain or not chain[0][1]:  # no such process, or a zombie (no command line)
+        return "gone"
+    for _, argv in chain:
+        opts = _flags(argv)
+        if "type" in opts or "remote-debugging-port" not in opts:
+            continue
+        address = opts.get("remote-debugging-address")
+        return "elsewhere" if address and address not in LOOPBACK else "pending"
+    return "none"
 
 
 # -- redaction -----------------------------------------------------------------------------------
@@ -275,6 +312,7 @@ class BrowserSource:
         self._browsers: dict[int, _Browser | None] = {}  # window pid -> its browser (None: none)
         self._retry: dict[int, float] = {}  # window pid -> when to look for its DevTools again
         self._logged: set[int] = set()
+        self._pending: dict[int, float] = {}  # window pid -> since when its DevTools port is awaited
         self._lock = threading.RLock()  # page state, decisions and emitting, from any thread
         self._jobs: deque[Callable[[], None]] = deque()  # CDP calls for the source's own thread
         self._active: _Page | None = None
@@ -411,6 +449,7 @@ class BrowserSource:
             return browser
         if browser is None and time.monotonic() < self._retry.get(pid, 0):
             return None
+        browser_was = browser  # not None: its connection died, as it does when the browser closes
         with self._lock:
             self._browsers.pop(pid, None)
             if browser is not None:  # its connection died (the browser quit): its pages are gone
@@ -419,11 +458,9 @@ class BrowserSource:
         devtools = find_devtools(pid)
         if devtools is None:
             self._retry[pid] = time.monotonic() + 2.0
-            if pid not in self._logged:
-                self._logged.add(pid)
-                self.log(f"browser (pid {pid}) has no DevTools port on loopback: its windows are out of "
-                         "scope; start it with --remote-debugging-port=0")
+            self._no_devtools(pid)
             return None
+        self._pending.pop(pid, None)
         same = next((b for b in self._browsers.values() if b is not None and b.devtools == devtools
                      and b.conn is not None and b.conn.alive), None)
         if same is not None:
@@ -436,13 +473,35 @@ class BrowserSource:
             browser.conn.call("Target.setDiscoverTargets", {"discover": True})
         except CdpError as exc:
             self._retry[pid] = time.monotonic() + 2.0
-            self.log(f"browser (pid {pid}): {exc}")
+            if browser_was is None and devtools_trouble(pid) != "gone":  # else: it is closing
+                self.log(f"browser (pid {pid}): {exc}")
             if browser.conn is not None:
                 browser.conn.close()
             return None
         with self._lock:
             self._browsers[pid] = browser
         return browser
+
+    def _no_devtools(self, pid: int) -> None:
+        """Says, once per browser, why its windows are out of scope. A browser that is closing (its
+        process ended, or it removed its port file) or still starting is not misconfigured."""
+        trouble = devtools_trouble(pid)
+        if trouble == "gone" or pid in self._logged:
+            return
+        if trouble == "pending":
+            waited = time.monotonic() - self._pending.setdefault(pid, time.monotonic())
+            if waited < PORT_GRACE_S:
+                return
+            message = (f"browser (pid {pid}) has published no DevTools port (DevToolsActivePort in its "
+                       f"profile) for {waited:.0f} s: its windows are out of scope until it does")
+        elif trouble == "elsewhere":
+            message = (f"browser (pid {pid}) has DevTools beyond loopback, which are never connected to: "
+                       "its windows are out of scope; start it with --remote-debugging-port=0")
+        else:
+            message = (f"browser (pid {pid}) has no DevTools port on loopback: its windows are out of "
+                       "scope; start it with --remote-debugging-port=0")
+        self._logged.add(pid)
+        self.log(message)
 
     def _attach(self, page: _Page) -> None:
         conn = page.browser.conn

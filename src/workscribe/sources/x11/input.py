@@ -15,12 +15,12 @@ import threading
 import time
 
 from Xlib import X, display
-from Xlib.error import DisplayError as XDisplayError
 from Xlib.ext import record
 from Xlib.protocol import rq
 
 from workscribe.events import MODIFIER_KEYS, Event, now_ns
 from workscribe.sources.base import Sink, SourceError
+from workscribe.sources.x11.connection import open_display
 from workscribe.sources.x11.keysyms import keysym_char, keysym_name
 
 X_CHANGE_KEYBOARD_MAPPING = 100
@@ -118,12 +118,9 @@ class X11InputSource:
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, sink: Sink) -> None:
         """Opens the RECORD context and starts delivering events to ``sink``."""
-        try:
-            self._ctl = display.Display(self.display_name)
-            self._rec = display.Display(self.display_name)
-            self._notify = display.Display(self.display_name)
-        except (XDisplayError, OSError) as exc:
-            raise SourceError(f"cannot open X display {self.display_name or '$DISPLAY'}: {exc}") from None
+        self._ctl = open_display(self.display_name)
+        self._rec = open_display(self.display_name)
+        self._notify = open_display(self.display_name)
         if not self._rec.has_extension("RECORD"):
             raise SourceError("the X server has no RECORD extension")
         self._sink = sink

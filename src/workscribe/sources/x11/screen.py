@@ -70,10 +70,11 @@ class DamageWatch:
     """
 
     def __init__(self, display_name: str | None) -> None:
-        from Xlib import display
         from Xlib.ext import damage
 
-        self._d = display.Display(display_name)
+        from workscribe.sources.x11.connection import open_display
+
+        self._d = open_display(display_name)
         if not self._d.has_extension("DAMAGE"):
             self._d.close()
             raise SourceError("no DAMAGE extension")

@@ -13,28 +13,39 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from Xlib import X, Xatom, display
-from Xlib.error import DisplayError as XDisplayError
+from Xlib import X, Xatom
 from Xlib.error import XError
 
 from workscribe.events import now_ns
-from workscribe.sources.base import Sink, SourceError, WindowInfo, WindowState
+from workscribe.sources.base import Sink, WindowInfo, WindowState
+from workscribe.sources.x11.connection import open_display
 
 
 class X11WindowSource:
     """Tracks windows; ``state`` is always the latest snapshot.
 
+    An X error about one window (it vanished mid-query) skips that refresh. Any other failure of the
+    connection (the server closed it, python-xlib failed inside its reader) replaces the connection
+    and reads every window again; after ``reconnects`` failures in a row the thread ends with the
+    error, for the recorder's supervisor to see.
+
     Args:
         display_name: X display; None uses ``$DISPLAY``.
         on_change: called with the new ``WindowState`` (from the source's thread) on every change.
+        log: one-line messages (a reconnection).
+        reconnects: failures in a row that are retried on a new connection.
     """
 
     name = "window"
 
     def __init__(self, display_name: str | None = None,
-                 on_change: Callable[[WindowState], None] | None = None) -> None:
+                 on_change: Callable[[WindowState], None] | None = None,
+                 log: Callable[[str], None] | None = None, reconnects: int = 3) -> None:
         self.display_name = display_name
         self.on_change = on_change
+        self.log = log
+        self.reconnects = reconnects
+        self.reconnected = 0  # connections replaced after a failure
         self.state = WindowState()
         self._sink: Sink | None = None
         self._stopping = threading.Event()
@@ -43,16 +54,8 @@ class X11WindowSource:
 
     def start(self, sink: Sink) -> None:
         """Reads the current windows, emits the active one, and follows changes."""
-        try:
-            self._d = display.Display(self.display_name)
-        except (XDisplayError, OSError) as exc:
-            raise SourceError(f"cannot open X display {self.display_name or '$DISPLAY'}: {exc}") from None
+        self._connect()
         self._sink = sink
-        a = self._d.intern_atom
-        self._atoms = {n: a(n) for n in ("_NET_ACTIVE_WINDOW", "_NET_CLIENT_LIST_STACKING",
-                                         "_NET_CLIENT_LIST", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")}
-        self._root = self._d.screen().root
-        self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
         self._refresh(emit=True)
         self._thread = threading.Thread(target=self._loop, name="x11-window", daemon=True)
         self._thread.start()
@@ -64,33 +67,71 @@ class X11WindowSource:
         self._stopping.set()
         self._thread.join(timeout=5)
         self._sink = None
-        try:
-            self._d.close()
-        except Exception:
-            pass
+        self._close()
         self._thread = None
 
+    def _connect(self) -> None:
+        self._d = open_display(self.display_name)
+        a = self._d.intern_atom
+        self._atoms = {n: a(n) for n in ("_NET_ACTIVE_WINDOW", "_NET_CLIENT_LIST_STACKING",
+                                         "_NET_CLIENT_LIST", "_NET_WM_NAME", "_NET_WM_PID", "UTF8_STRING")}
+        self._root = self._d.screen().root
+        self._root.change_attributes(event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask)
+        self._watched = set()  # event masks belong to a connection: a new one selects them again
+
+    def _close(self) -> None:
+        try:
+            self._d.close()
+        except Exception:  # the connection may already be broken
+            pass
+
     def _loop(self) -> None:
-        fd = self._d.fileno()
+        failures, broken = 0, None  # failures in a row; the failure that broke the connection
         while not self._stopping.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if not ready and not self._d.pending_events():
-                continue
-            dirty = False
             try:
-                for _ in range(self._d.pending_events()):
-                    ev = self._d.next_event()
-                    if ev.type in (X.PropertyNotify, X.ConfigureNotify, X.DestroyNotify, X.MapNotify,
-                                   X.UnmapNotify, X.ReparentNotify):
-                        dirty = True
-                if dirty:
-                    self._refresh(emit=True)
+                if broken is not None:
+                    self._reconnect(broken, failures)
+                    broken = None
+                self._step()
+                failures = 0
             except XError:
                 continue  # a window vanished mid-query; the next event refreshes again
-            except Exception:
+            except Exception as exc:
                 if self._stopping.is_set():
                     return
-                raise
+                # The server closed the connection, or python-xlib failed inside its reader, which
+                # leaves the connection hanging on its next round trip: start over on a new one.
+                failures += 1
+                if failures > self.reconnects:
+                    raise
+                broken = exc
+
+    def _step(self) -> None:
+        """Waits up to 0.2 s for X events; refreshes the snapshot if any could change it."""
+        ready, _, _ = select.select([self._d.fileno()], [], [], 0.2)
+        if not ready and not self._d.pending_events():
+            return
+        t = now_ns()  # when the change was seen: reading every window takes a while
+        dirty = False
+        for _ in range(self._d.pending_events()):
+            ev = self._d.next_event()
+            if ev.type in (X.PropertyNotify, X.ConfigureNotify, X.DestroyNotify, X.MapNotify,
+                           X.UnmapNotify, X.ReparentNotify):
+                dirty = True
+        if dirty:
+            self._refresh(emit=True, t=t)
+
+    def _reconnect(self, exc: Exception, attempt: int) -> None:
+        """Replaces the connection and reads every window again."""
+        self._close()
+        self._stopping.wait(0.1 * 2 ** (attempt - 1))  # a server that is going away: give it a moment
+        if self._stopping.is_set():
+            return
+        self._connect()
+        self.reconnected += 1
+        if self.log is not None:
+            self.log(f"window source: X connection failed ({type(exc).__name__}: {exc}); reconnected")
+        self._refresh(emit=True)
 
     # -- reading X -----------------------------------------------------------------------------
     def _prop(self, window, atom: int, kind: int = X.AnyPropertyType):
@@ -121,7 +162,9 @@ class X11WindowSource:
                           pid=pid, process=_process_name(pid), x=-pos.x, y=-pos.y,
                           w=geom.width, h=geom.height)
 
-    def _refresh(self, emit: bool) -> None:
+    def _refresh(self, emit: bool, t: int | None = None) -> None:
+        """Reads every window; emits ``window/active`` (stamped ``t``, else now) if the active one
+        changed."""
         stack = self._prop(self._root, self._atoms["_NET_CLIENT_LIST_STACKING"], Xatom.WINDOW)
         ids = list(stack.value) if stack else []
         active_prop = self._prop(self._root, self._atoms["_NET_ACTIVE_WINDOW"], Xatom.WINDOW)
@@ -136,7 +179,7 @@ class X11WindowSource:
         if self.on_change is not None and self.state != old:
             self.on_change(self.state)
         if emit and self._sink is not None and active != old.active and active is not None:
-            self._sink({"t": now_ns(), "source": "window", "kind": "active", "data": {
+            self._sink({"t": now_ns() if t is None else t, "source": "window", "kind": "active", "data": {
                 "id": active.id, "title": active.title, "instance": active.instance,
                 "class": active.cls, "pid": active.pid, "process": active.process,
                 "x": active.x, "y": active.y, "w": active.w, "h": active.h}})
