@@ -33,6 +33,7 @@ from workscribe.redact.identity import find_private, redact_private
 from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
 from workscribe.redact.ocr import OcrProcess
+from workscribe.redact.page_text import PageTextIndex, view_from_snapshot
 from workscribe.redact.text import RULESET_VERSION
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
@@ -91,6 +92,7 @@ class Recorder:
         self._stop = threading.Event()
         self.spool: SpoolWriter | None = None
         self.sources: list[Any] = []
+        self.pages = PageTextIndex(find_private)  # the browser page's text, for pixel redaction
         self.supervisor = SourceSupervisor(self.sources, self._on_source_gap, log=log)  # restarts dead ones
         self.screen = None
         self.frames: FrameRedactionStage | None = None
@@ -215,6 +217,10 @@ class Recorder:
         with self._lock:
             if self.spool is not None:
                 self.spool.put_events([event])
+
+    def _on_page_text(self, t: int, snapshot: dict[str, Any]) -> None:
+        """A snapshot of the page in scope, with whole texts: the screen's redaction reads it."""
+        self.pages.note(view_from_snapshot(t, snapshot))
 
     def _on_frame(self, event: Event, image: Any) -> bool:
         assert self.frames is not None
@@ -388,6 +394,7 @@ class Recorder:
                 "frames_dropped_action": (self.screen.missed_before + self.screen.refused["before"]
                                           + self.screen.refused["after"]) if self.screen else 0,
                 "frames_waiting_peak": self.frames.waiting_peak if self.frames else 0,
+                "frames_redaction_failed": self.frames.failed if self.frames else 0,
                 "frames_parked": self.frames.parked if self.frames else 0,
                 "frames_redacted": self.frames.redacted_frames if self.frames else 0,
                 "ocr": dict(self.frames.redactor.stats) if self.frames else {},
@@ -417,14 +424,15 @@ class Recorder:
 
             def browser() -> BrowserSource:
                 self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
-                                             self._on_page_scope, log=self.log)
+                                             self._on_page_scope, log=self.log,
+                                             on_page_text=self._on_page_text)
                 self.browser.start(self._on_event)
                 return self.browser
 
             self.supervisor.start("browser", browser, on_down=self._forget_pages)
         if "screen" in self.consent.sources:
             self.frames = FrameRedactionStage(ImageRedactor(finder=find_private, ocr=OcrProcess()),
-                                              self.spool.put_frame, spill_dir=opts.out)
+                                              self.spool.put_frame, spill_dir=opts.out, pages=self.pages)
 
             def screen() -> ScreenSource:
                 self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,

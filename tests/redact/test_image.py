@@ -73,7 +73,8 @@ def test_the_frame_stage_reads_only_new_rows_and_keeps_old_boxes(redactor: Image
     stage = FrameRedactionStage(redactor, lambda e, img: stored.append(img) or True)
     calls: list = []
     real_find = redactor.find
-    redactor.find = lambda img, region=None, kept=None: calls.append(region) or real_find(img, region, kept)  # type: ignore
+    redactor.find = lambda img, region=None, kept=None, skip=None: (  # type: ignore
+        calls.append(region) or real_find(img, region, kept, skip))
     try:
         for img in (first, scrolled):
             assert stage.put({"t": 0, "source": "screen", "kind": "frame", "data": {"reason": "before"}}, img)

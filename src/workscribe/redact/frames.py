@@ -22,6 +22,7 @@ import os
 import struct
 import tempfile
 import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -31,8 +32,9 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from workscribe.events import Event
+from workscribe.events import Event, now_ns
 from workscribe.redact.image import Box, ImageRedactor, changed_bands, fill, vertical_shift
+from workscribe.redact.page_text import LAG_NS, PageTextIndex
 
 FrameSink = Callable[[Event, np.ndarray], bool]
 ACTION_REASONS = ("before", "after")
@@ -103,11 +105,14 @@ class FrameRedactionStage:
         memory_frames: frames that wait in memory; more action frames wait sealed on disk.
         max_change_backlog: a change frame is dropped when this many frames already wait.
         spill_dir: where the sealed backlog's (nameless) file lives; None: the system's temp folder.
+        pages: snapshots of the browser page in scope: its viewport is redacted from its text.
     """
 
     def __init__(self, redactor: ImageRedactor, sink: FrameSink, memory_frames: int = 6,
-                 max_change_backlog: int = 2, spill_dir: Path | None = None) -> None:
+                 max_change_backlog: int = 2, spill_dir: Path | None = None,
+                 pages: PageTextIndex | None = None) -> None:
         self.redactor = redactor
+        self.pages = pages  # the browser page's own text, where the browser source follows one
         self.sink = sink
         self.memory_frames = memory_frames
         self.max_change_backlog = max_change_backlog
@@ -123,6 +128,8 @@ class FrameRedactionStage:
         self.redacted_frames = 0
         self.boxes_filled = 0
         self.waiting_peak = 0
+        self.failed = 0  # frames whose redaction failed: not stored
+        self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="frame-redaction", daemon=True)
         self._thread.start()
 
@@ -181,11 +188,25 @@ class FrameRedactionStage:
                     if not any(w == "sealed" for w, _, _ in self._q):
                         self._backlog.reset()
             kept = event.pop("kept", None)
-            self.sink(event, self.redact(image, kept))
+            if self.pages is not None and self.pages.in_use(event["t"]):
+                wait = (event["t"] + LAG_NS - now_ns()) / 1e9  # a snapshot may still describe it
+                if wait > 0:
+                    time.sleep(min(wait, LAG_NS / 1e9))
+            try:
+                redacted = self.redact(image, kept, event["t"])
+            except Exception as exc:  # noqa: BLE001 - the frame is lost, never stored unredacted
+                self.failed += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._previous, self._boxes = None, []  # read the next frame whole
+                continue
+            self.sink(event, redacted)
 
-    def redact(self, image: np.ndarray, kept: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
+    def redact(self, image: np.ndarray, kept: list[tuple[int, int, int, int]] | None = None,
+               t: int | None = None) -> np.ndarray:
         """``image`` with every secret box filled; text is read only where rows changed since the last
-        call. ``kept``: the allowed windows' rectangles (x, y, w, h) in the frame."""
+        call. ``kept``: the allowed windows' rectangles (x, y, w, h) in the frame; ``t``: when it was
+        grabbed (a browser page's viewport is then redacted from the page's snapshots)."""
+        plan = self.pages.plan(t) if self.pages is not None and t is not None else None
         previous, boxes = self._previous, self._boxes
         if previous is None or previous.shape != image.shape:
             reads: list[Box] = [(0, 0, image.shape[1], image.shape[0])]
@@ -201,8 +222,24 @@ class FrameRedactionStage:
         # A box read again is found again; any other box stays (unchanged pixels, or a secret that
         # reaches outside what was read: filling too much is safe, too little is not).
         stay = [(label, box) for label, box in boxes if not any(_inside(box, r) for r in reads)]
-        fresh = [(h.label, h.box) for region in reads for h in self.redactor.find(image, region, kept)]
-        self._previous, self._boxes = image, list(dict.fromkeys(stay + fresh))
+        skip: list[tuple[int, int, int, int]] = []
+        page: list[tuple[str, Box]] = []
+        if plan is not None:  # the page's viewport: its text decides; pixels only where it has none
+            vx, vy, vw, vh = skip_rect = plan.viewport
+            skip = [skip_rect]
+            viewport = (vx, vy, vx + vw, vy + vh)
+            pixel_boxes = [(x, y, x + w, y + h) for x, y, w, h in plan.read]
+            stay = [(label, box) for label, box in stay
+                    if not _inside(box, viewport) or any(_inside(box, r) for r in pixel_boxes)]
+            page = [("page_text", box) for box in plan.fill]
+            for r in pixel_boxes:
+                for region in reads:
+                    part = (max(r[0], region[0]), max(r[1], region[1]), min(r[2], region[2]),
+                            min(r[3], region[3]))
+                    if part[2] > part[0] and part[3] > part[1]:
+                        page += [(h.label, h.box) for h in self.redactor.find(image, part, kept)]
+        fresh = [(h.label, h.box) for region in reads for h in self.redactor.find(image, region, kept, skip)]
+        self._previous, self._boxes = image, list(dict.fromkeys(stay + fresh + page))
         if not self._boxes:
             return image
         self.redacted_frames += 1

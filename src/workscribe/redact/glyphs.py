@@ -95,6 +95,22 @@ def find_grid(ink: np.ndarray) -> Grid | None:
     return None
 
 
+def without_rules(ink: np.ndarray, length: int = MAX_LINE_HEIGHT + 8) -> np.ndarray:
+    """``ink`` without vertical rules: runs of ink down a column longer than any glyph (scroll
+    bars, table borders, gutters), which would join every line they cross into one."""
+    h = ink.shape[0]
+    if h <= length:
+        return ink
+    sums = np.concatenate([np.zeros((1, ink.shape[1]), np.int32), np.cumsum(ink, axis=0, dtype=np.int32)])
+    full = (sums[length:] - sums[:-length]) == length  # rows y.. y+length-1 all ink, for each start y
+    if not full.any():
+        return ink
+    starts = np.concatenate([np.zeros((1, ink.shape[1]), np.int32), np.cumsum(full, axis=0, dtype=np.int32)])
+    ys = np.arange(h)  # a row is covered when a full run starts within `length` rows above it
+    covered = (starts[np.minimum(ys + 1, full.shape[0])] - starts[np.maximum(0, ys - length + 1)]) > 0
+    return ink & ~covered
+
+
 def text_lines(ink: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Rows of text lines in ``ink``, and runs of ink too tall to be one line."""
     lines, tall = [], []
@@ -151,6 +167,11 @@ class GlyphTable:
 
     def __len__(self) -> int:
         return len(self._best)
+
+    @property
+    def known(self) -> dict[bytes, str]:
+        """Glyph key -> the character it reads as (read-only view)."""
+        return self._best
 
     def read(self, keys: list[bytes | None]) -> str | None:
         """The text of a line of cells, or None when one of its glyphs is not known yet."""

@@ -34,7 +34,8 @@ from workscribe.redact.text import Hit, find_hits
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 Rect = tuple[int, int, int, int]  # x, y, w, h
 PAD = 3  # pixels of background around a word crop given to OCR
-MAX_CACHED_LINES = 4096
+MAX_CACHED_WORDS = 16384
+_PERIODS = str.maketrans({",": ".", "+": ".", "·": ".", "•": "."})
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class ImageRedactor:
         self.ocr: Ocr = ocr or LocalOcr()
         self.use_glyphs = glyphs
         self.table = gl.GlyphTable()
-        self._lines: OrderedDict[bytes, list[tuple[int, int, str]]] = OrderedDict()  # proportional lines
+        self._words: OrderedDict[bytes, str] = OrderedDict()  # proportional text, by its pixels
         self._lock = threading.Lock()
         self.stats = {"lines_glyphs": 0, "lines_cached": 0, "lines_ocr": 0, "words_ocr": 0,
                       "regions_detect": 0}
@@ -92,16 +93,18 @@ class ImageRedactor:
         rgb = image[..., 2::-1] if image.shape[2] == 4 else image
         return "\n".join(text for _, text in self._ocr(rgb))
 
-    def find(self, image: np.ndarray, region: Box | None = None,
-             kept: list[Rect] | None = None) -> list[ImageHit]:
+    def find(self, image: np.ndarray, region: Box | None = None, kept: list[Rect] | None = None,
+             skip: list[Rect] | None = None) -> list[ImageHit]:
         """The boxes (image coordinates) to fill in ``image``, reading only ``region`` if given.
 
         ``kept``: the rectangles of allowed windows (the rest of a recorded frame is black); each
-        is read on its own background.
+        is read on its own background. ``skip``: rectangles not to read (a page whose text is known).
         """
         rx0, ry0, rx1, ry1 = region or (0, 0, image.shape[1], image.shape[0])
         parts = [(rx0, ry0, rx1, ry1)] if not kept else [
             (max(rx0, x), max(ry0, y), min(rx1, x + w), min(ry1, y + h)) for x, y, w, h in kept]
+        for x, y, w, h in skip or []:
+            parts = [piece for part in parts for piece in subtract(part, (x, y, x + w, y + h))]
         hits: list[ImageHit] = []
         with self._lock:
             for x0, y0, x1, y1 in parts:
@@ -109,10 +112,10 @@ class ImageRedactor:
                     hits += self._find_in(image, (x0, y0, x1, y1))
         return hits
 
-    def _find_in(self, image: np.ndarray, part: Box) -> list[ImageHit]:
+    def _find_in(self, image: np.ndarray, part: Box, depth: int = 0) -> list[ImageHit]:
         x0, y0, x1, y1 = part
         pixels = image[y0:y1, x0:x1, :3]
-        ink = gl.ink_mask(pixels, gl.background(pixels))
+        ink = gl.without_rules(gl.ink_mask(pixels, gl.background(pixels)))
         lines, tall = gl.text_lines(ink)
         grid = None
         if self.use_glyphs and lines:
@@ -124,8 +127,13 @@ class ImageRedactor:
             hits = self._grid_lines(ink, lines, grid, x0, y0)
         else:
             hits = self._plain_lines(ink, lines, x0, y0)
-        for a, b in tall:
-            hits += self._detect_in(image, (x0, y0 + a, x1, y0 + b))
+        for a, b in tall:  # a panel of another colour (a tab strip, a code block): its own background
+            cols = np.flatnonzero(ink[a:b].any(axis=0))
+            inner = (x0 + int(cols[0]), y0 + a, x0 + int(cols[-1]) + 1, y0 + b)
+            if depth == 0 and (inner[2] - inner[0], b - a) != (x1 - x0, y1 - y0):
+                hits += self._find_in(image, inner, depth + 1)
+            else:
+                hits += self._detect_in(image, inner)
         return hits
 
     def _grid_lines(self, ink: np.ndarray, lines: list[tuple[int, int]], grid: gl.Grid, x0: int,
@@ -144,8 +152,8 @@ class ImageRedactor:
                 if word not in unread and self.table.read(list(word)) is None:
                     unread[word] = clean[:, s * p:e * p]
         ocr_text: dict[tuple[bytes | None, ...], str] = {}
-        while unread:  # in batches, so that what one batch teaches spares the next its OCR
-            batch = list(unread.items())[:16]
+        while unread:  # in small batches, so that what one batch teaches spares the next its OCR
+            batch = self._teaching_batch(unread)
             for (word, _), text in zip(batch, self._recognize([c for _, c in batch]), strict=True):
                 del unread[word]
                 if not self.table.learn(list(word), text):
@@ -169,31 +177,53 @@ class ImageRedactor:
                 hits += self._segment_hits(segments, y0 + a, y0 + b)
         return hits
 
+    def _teaching_batch(self, unread: dict[tuple[bytes | None, ...], np.ndarray],
+                        size: int = 6) -> list[tuple[tuple[bytes | None, ...], np.ndarray]]:
+        """The words to OCR next: greedily, those that teach the most unknown glyphs per cell read
+        (a short word holding three new glyphs before a long one holding one)."""
+        known = self.table.known
+        todo = set()
+        for word in unread:
+            todo.update(k for k in word if k is not None and k not in known)
+        batch = []
+        candidates = dict(unread)
+        while candidates and len(batch) < size and todo:
+            gains = {word: len(todo.intersection(word)) / len(word) for word in candidates}
+            best = max(gains, key=gains.__getitem__)
+            if gains[best] == 0:
+                break
+            batch.append((best, candidates.pop(best)))
+            todo -= set(best)
+        return batch or list(unread.items())[:size]
+
     def _plain_lines(self, ink: np.ndarray, lines: list[tuple[int, int]], x0: int,
                      y0: int) -> list[ImageHit]:
-        """Lines of proportional text: OCR reads each gap-separated segment; a line is cached by its
-        pixels, so it is read once."""
-        hits: list[ImageHit] = []
-        todo = []
+        """Lines of proportional text: cut into words at gaps of about a space, each word read by
+        OCR once (words are cached by their pixels, so a line that scrolled or a word seen before
+        costs nothing)."""
+        cut = []
         for a, b in lines:
-            line = ink[a:b]
-            cache_key = line.tobytes() + np.array(line.shape, np.int32).tobytes()
-            cached = self._lines.get(cache_key)
-            if cached is not None:
-                self._lines.move_to_end(cache_key)
-                self.stats["lines_cached"] += 1
-                hits += self._segment_hits([(x0 + s, x0 + e, t) for s, e, t in cached], y0 + a, y0 + b)
-                continue
-            todo.append((a, b, cache_key, _segments(line.any(axis=0), max(8, b - a))))
-        crops = [ink[a:b, s:e] for a, b, _, segments in todo for s, e in segments]
-        readings = iter(self._recognize(crops))
-        for a, b, cache_key, segments in todo:
-            self.stats["lines_ocr"] += 1
-            read = [(s, e, next(readings)) for s, e in segments]
-            self._lines[cache_key] = read
-            if len(self._lines) > MAX_CACHED_LINES:
-                self._lines.popitem(last=False)
-            hits += self._segment_hits([(x0 + s, x0 + e, t) for s, e, t in read], y0 + a, y0 + b)
+            segments = _segments(ink[a:b].any(axis=0), max(3, round(0.25 * (b - a))))
+            keys = [_word_key(ink[a:b, s:e]) for s, e in segments]
+            cut.append((a, b, segments, keys))
+        todo: dict[bytes, np.ndarray] = {}
+        for a, b, segments, keys in cut:
+            for (s, e), key in zip(segments, keys, strict=True):
+                if key not in self._words and key not in todo:
+                    todo[key] = ink[a:b, s:e]
+        for key, text in zip(todo, self._recognize(list(todo.values())), strict=True):
+            self._words[key] = text
+            if len(self._words) > MAX_CACHED_WORDS:
+                self._words.popitem(last=False)
+        hits: list[ImageHit] = []
+        for a, b, segments, keys in cut:
+            self.stats["lines_ocr" if any(k in todo for k in keys) else "lines_cached"] += 1
+            read = []
+            for (s, e), key in zip(segments, keys, strict=True):
+                if key in self._words:
+                    self._words.move_to_end(key)
+                read.append((x0 + s, x0 + e, self._words.get(key, "")))
+            hits += self._segment_hits(read, y0 + a, y0 + b)
         return hits
 
     def _recognize(self, crops: list[np.ndarray]) -> list[str]:
@@ -205,12 +235,14 @@ class ImageRedactor:
                 for text, score in self.ocr.recognize([_render(c) for c in crops])]
 
     def _find_text(self, text: str) -> list[Hit]:
-        """The finder's hits in ``text`` and in the same text with commas read as periods (OCR, and
-        so the glyph table it teaches, reads a small period as a comma: ``jane,doe@example,org``)."""
+        """The finder's hits in ``text`` and in the same text with what OCR makes of a small period
+        read as one (OCR, and so the glyph table it teaches, reads ``jane.doe@example.org`` as
+        ``jane,doe@example,org`` or ``jane+doe@example+org``)."""
         found = self.finder(text)
-        if "," in text:
+        folded = text.translate(_PERIODS)
+        if folded != text:
             spans = {(h.start, h.end) for h in found}
-            found += [h for h in self.finder(text.replace(",", ".")) if (h.start, h.end) not in spans]
+            found += [h for h in self.finder(folded) if (h.start, h.end) not in spans]
             found.sort(key=lambda h: (h.start, h.end))
         return found
 
@@ -224,30 +256,39 @@ class ImageRedactor:
                          safe) for h in found]
 
     def _segment_hits(self, segments: list[tuple[int, int, str]], y0: int, y1: int) -> list[ImageHit]:
-        """Hits in a line read by OCR, segment by segment (joined by spaces for the rules)."""
-        text, starts = "", []
-        for _s, _e, t in segments:
-            if text:
-                text += " "
-            starts.append(len(text))
-            text += t
-        found = self._find_text(text)
-        if not found:
-            return []
-        safe = _redacted(text, found)
+        """Hits in a line read by OCR, segment by segment.
+
+        The rules read the segments joined by spaces, and also with no space where the gap between
+        two segments is narrower than half the line's height (a gap inside a word of a wide font:
+        ``j ane.doe`` must read ``jane.doe``).
+        """
+        tight = [""] + ["" if s - prev_e < (y1 - y0) / 2 else " " for (_, prev_e, _), (s, _, _) in
+                        zip(segments, segments[1:], strict=False)]
+        spaced = [""] + [" "] * (len(segments) - 1)
         lo_x, hi_x = segments[0][0], segments[-1][1]
-        hits = []
-        for h in found:
-            xs: list[float] = []
-            for (s, e, t), at in zip(segments, starts, strict=True):
-                lo, hi = max(h.start, at), min(h.end, at + len(t))
-                if lo < hi:
-                    per_char = (e - s) / max(1, len(t))
-                    pad = per_char * self.pad_chars
-                    xs += [s + (lo - at) * per_char - pad, s + (hi - at) * per_char + pad + 0.999]
-            box_x = (int(max(lo_x, min(xs))), int(min(hi_x, max(xs)))) if xs else (lo_x, hi_x)
-            hits.append(ImageHit(h.label, (box_x[0], y0 - 1, box_x[1], y1 + 1), safe))
-        return hits
+        hits: dict[tuple[str, Box], ImageHit] = {}
+        for joins in (spaced, tight) if tight != spaced else (spaced,):
+            text, starts = "", []
+            for join, (_, _, t) in zip(joins, segments, strict=True):
+                text += join
+                starts.append(len(text))
+                text += t
+            found = self._find_text(text)
+            if not found:
+                continue
+            safe = _redacted(text, found)
+            for h in found:
+                xs: list[float] = []
+                for (s, e, t), at in zip(segments, starts, strict=True):
+                    lo, hi = max(h.start, at), min(h.end, at + len(t))
+                    if lo < hi:
+                        per_char = (e - s) / max(1, len(t))
+                        pad = per_char * self.pad_chars
+                        xs += [s + (lo - at) * per_char - pad, s + (hi - at) * per_char + pad + 0.999]
+                box_x = (int(max(lo_x, min(xs))), int(min(hi_x, max(xs)))) if xs else (lo_x, hi_x)
+                box = (box_x[0], y0 - 1, box_x[1], y1 + 1)
+                hits.setdefault((h.label, box), ImageHit(h.label, box, safe))
+        return list(hits.values())
 
     def _detect_in(self, image: np.ndarray, region: Box, strip: int = 256,
                    overlap: int = 40) -> list[ImageHit]:
@@ -278,6 +319,16 @@ class ImageRedactor:
         return fill(image, [h.box for h in hits]), hits
 
 
+def subtract(box: Box, hole: Box) -> list[Box]:
+    """``box`` less ``hole``: up to four boxes (above, below, left and right of it)."""
+    x0, y0, x1, y1 = box
+    hx0, hy0, hx1, hy1 = max(x0, hole[0]), max(y0, hole[1]), min(x1, hole[2]), min(y1, hole[3])
+    if hx0 >= hx1 or hy0 >= hy1:
+        return [box]
+    out = [(x0, y0, x1, hy0), (x0, hy1, x1, y1), (x0, hy0, hx0, hy1), (hx1, hy0, x1, hy1)]
+    return [b for b in out if b[2] > b[0] and b[3] > b[1]]
+
+
 def fill(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
     """A copy of ``image`` with every box filled black (boxes are clipped to the image)."""
     out = image.copy()
@@ -295,6 +346,11 @@ def _redacted(text: str, found: list[Hit]) -> str:
         out.append(text[last:h.start] + placeholder(h.label))
         last = h.end
     return "".join(out) + text[last:]
+
+
+def _word_key(ink: np.ndarray) -> bytes:
+    """A word's cache key: its ink and shape."""
+    return np.packbits(ink).tobytes() + np.array(ink.shape, np.int32).tobytes()
 
 
 def _segments(cols: np.ndarray, gap: int) -> list[tuple[int, int]]:

@@ -302,8 +302,10 @@ class BrowserSource:
 
     def __init__(self, sites: Any, active_window: Callable[[], WindowInfo | None],
                  on_scope: Callable[[int, bool | None], None], log: Callable[[str], None] = print,
-                 period_s: float = 0.25) -> None:
+                 period_s: float = 0.25, on_page_text: Callable[[int, dict[str, Any]], None] | None = None,
+                 ) -> None:
         self.sites = sites
+        self.on_page_text = on_page_text  # gets each snapshot of the page in scope with whole texts
         self.active_window = active_window
         self.on_scope = on_scope
         self.log = log
@@ -602,6 +604,9 @@ class BrowserSource:
                     data = {k: msg[k] for k in ("url", "origin_x", "origin_y", "width", "height", "elements")}
                     if msg.get("truncated"):
                         data["truncated"] = True
+                    if self.on_page_text is not None:  # whole texts, for pixel redaction in memory
+                        self.on_page_text(now_ns(), data)
+                    data["elements"] = [{k: v for k, v in e.items() if k != "full"} for e in data["elements"]]
                     self._emit("snapshot", data)
 
     # -- decisions ------------------------------------------------------------------------------

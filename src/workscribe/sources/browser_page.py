@@ -39,6 +39,7 @@ WORLD = "workscribe"
 
 MAX_ELEMENTS = 300  # elements per snapshot, in document order
 MAX_TEXT = 80  # characters of an element's text or name
+MAX_FULL = 4000  # characters of an element's whole text, for pixel redaction only (never stored)
 MIN_GAP_MS = 200  # at most five snapshots a second
 EDIT_HOLD_MS = 1000  # a focused field's last word is held back this long after typing
 
@@ -46,7 +47,7 @@ _SCRIPT = r"""
 (() => {
   if (window !== window.top) return;
   if (window.__workscribe) { window.__workscribe.push(true); return; }
-  const {BINDING, MAX, TEXT, MIN_GAP, EDIT_HOLD} = __CONFIG__;
+  const {BINDING, MAX, TEXT, FULL, MIN_GAP, EDIT_HOLD} = __CONFIG__;
   const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'META', 'LINK', 'svg']);
   const INTERACTIVE = new Set(['A', 'BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'LABEL',
                                'SUMMARY', 'IMG', 'CANVAS', 'VIDEO', 'IFRAME']);
@@ -58,6 +59,7 @@ _SCRIPT = r"""
   const INPUT_ROLE = {checkbox: 'checkbox', radio: 'radio', button: 'button', submit: 'button',
     reset: 'button', image: 'button', range: 'slider', number: 'spinbutton', search: 'searchbox'};
   const clean = (s) => (s || '').replace(/\s+/g, ' ').trim().slice(0, TEXT);
+  const whole = (s) => (s || '').replace(/\s+/g, ' ').trim().slice(0, FULL);
   let lastJson = '', lastSent = 0, timer = 0, lastState = '', editedAt = 0, editTimer = 0;
 
   const emit = (msg) => {
@@ -118,7 +120,8 @@ _SCRIPT = r"""
   const describe = (el, r, ox, oy, dpr, vw, vh, focused) => {
     const tag = el.tagName;
     const role = roleOf(el);
-    const text = clean(tag === 'SELECT' || tag === 'TEXTAREA' ? '' : ownText(el));
+    const raw = tag === 'SELECT' || tag === 'TEXTAREA' ? '' : ownText(el);
+    const text = clean(raw);
     const tabbable = el.tabIndex >= 0 && el.hasAttribute('tabindex');
     if (!role && !text && !INTERACTIVE.has(tag) && !tabbable && !el.isContentEditable &&
         !el.hasAttribute('onclick')) return null;
@@ -140,6 +143,13 @@ _SCRIPT = r"""
       else if (tag !== 'BUTTON' && el.type !== 'file') item.value = el.value.slice(0, 4 * TEXT);
       if (el.disabled) item.disabled = true;
     }
+    // the whole text and value, when the stored ones are cut: the recorder's pixel redaction reads
+    // it (in memory) and drops it before the snapshot is stored
+    const long = [raw];
+    if (!item.secure && item.value !== undefined && el.value && el.value.length > 4 * TEXT) {
+      long.push(el.value);
+    }
+    if (long.some((v) => v && whole(v).length > TEXT)) item.full = long.map(whole).join(' ');
     if (el === focused) {
       item.focused = true;
       if (editable(el) && performance.now() - editedAt < EDIT_HOLD) item.editing = true;
@@ -254,6 +264,6 @@ _SCRIPT = r"""
 """
 
 PAGE_SCRIPT = _SCRIPT.replace("__CONFIG__", json.dumps({
-    "BINDING": BINDING, "MAX": MAX_ELEMENTS, "TEXT": MAX_TEXT, "MIN_GAP": MIN_GAP_MS,
+    "BINDING": BINDING, "MAX": MAX_ELEMENTS, "TEXT": MAX_TEXT, "FULL": MAX_FULL, "MIN_GAP": MIN_GAP_MS,
     "EDIT_HOLD": EDIT_HOLD_MS}))
 """The page script, with its limits filled in."""
