@@ -117,6 +117,14 @@ class _RssSampler:
         return self.peak_kb
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 def _wait_with_usage(proc: subprocess.Popen, timeout: float) -> tuple[float, int | None]:
     """Waits for ``proc`` to exit: its CPU seconds in all (its children that it waited for
     included) and its exit code, or ``(0, None)`` after ``timeout`` seconds."""
@@ -303,6 +311,7 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
                     injected = (len(seen.of(X.KeyPress, X.KeyRelease))
                                 + len([e for e in seen.of(X.ButtonPress) if e[1]])
                                 + len([e for e in seen.of(X.ButtonRelease) if e[1] not in (4, 5, 6, 7)]))
+                recorder_hwm_kb = _vm_hwm_kb(rec.pid)
                 rec.send_signal(signal.SIGINT)
                 stop_t = time.monotonic()
                 cpu_total, code = _wait_with_usage(rec, timeout=300)
@@ -330,6 +339,7 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
         "cpu_percent_during": round(100 * (cpu1 - cpu0) / steady_s, 2),
         "catch_up_seconds": round(drain_s, 1),
         "rss_peak_mb": round(rss_peak_kb / 1024, 1),
+        "rss_peak_mb_recorder": round(recorder_hwm_kb / 1024, 1),  # the recorder alone, without OCR
         "bytes_per_hour": int((bytes1 - bytes0) / steady_s * 3600),
         "frames_stored": stored["frames"],
         "frames_dropped": {"action": summary.get("frames_dropped_action", 0),

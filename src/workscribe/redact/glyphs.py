@@ -25,7 +25,7 @@ INK_DELTA = 60
 """A pixel is ink when one channel differs from the background by more than this (anti-aliasing
 fringes below it are background)."""
 ASCENT, DESCENT = 48, 24  # rows kept above and below a line's baseline in a glyph's key
-MAX_LINE_HEIGHT = 40  # taller ink runs are not one line of text (images, big headings): OCR reads them
+MAX_LINE_HEIGHT = 64  # taller ink runs are not one line of text (images, panels): OCR detects lines
 MIN_PITCH, MAX_PITCH = 4, 24  # cell widths tried, pixels
 MIN_CELLS = 4  # a grid needs at least this many cells of text to be believed
 INVERTED = 0.55  # a cell with more ink than this share is drawn inverted (a block cursor, a selection)
@@ -95,28 +95,59 @@ def find_grid(ink: np.ndarray) -> Grid | None:
     return None
 
 
-def without_rules(ink: np.ndarray, length: int = MAX_LINE_HEIGHT + 8) -> np.ndarray:
-    """``ink`` without vertical rules: runs of ink down a column longer than any glyph (scroll
-    bars, table borders, gutters), which would join every line they cross into one."""
+def _runs_at_least(ink: np.ndarray, length: int) -> np.ndarray:
+    """True where a pixel lies on a vertical run of ink at least ``length`` long (axis 0)."""
     h = ink.shape[0]
-    if h <= length:
-        return ink
-    sums = np.concatenate([np.zeros((1, ink.shape[1]), np.int32), np.cumsum(ink, axis=0, dtype=np.int32)])
-    full = (sums[length:] - sums[:-length]) == length  # rows y.. y+length-1 all ink, for each start y
+    if h < length:
+        return np.zeros_like(ink)
+    zero = np.zeros((1,) + ink.shape[1:], np.int32)
+    sums = np.concatenate([zero, np.cumsum(ink, axis=0, dtype=np.int32)])
+    full = (sums[length:] - sums[:-length]) == length  # rows y .. y+length-1 all ink, for each start y
     if not full.any():
-        return ink
-    starts = np.concatenate([np.zeros((1, ink.shape[1]), np.int32), np.cumsum(full, axis=0, dtype=np.int32)])
+        return np.zeros_like(ink)
+    starts = np.concatenate([zero, np.cumsum(full, axis=0, dtype=np.int32)])
     ys = np.arange(h)  # a row is covered when a full run starts within `length` rows above it
-    covered = (starts[np.minimum(ys + 1, full.shape[0])] - starts[np.maximum(0, ys - length + 1)]) > 0
-    return ink & ~covered
+    return (starts[np.minimum(ys + 1, full.shape[0])] - starts[np.maximum(0, ys - length + 1)]) > 0
+
+
+def without_rules(ink: np.ndarray, length: int = MAX_LINE_HEIGHT + 8) -> np.ndarray:
+    """``ink`` without rules: runs of ink down a column or along a row longer than any glyph (scroll
+    bars, table borders, separators, gutters), which would join the lines they cross into one."""
+    rules = _runs_at_least(ink, length) | _runs_at_least(ink.T, length).T
+    return ink & ~rules if rules.any() else ink
 
 
 def text_lines(ink: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Rows of text lines in ``ink``, and runs of ink too tall to be one line."""
+    """Rows of text lines in ``ink``, and runs of ink too tall to be one line.
+
+    Two lines that touch (an underscore above a capital) make one run: a run much taller than the
+    region's typical line is cut at its faintest rows, where they are nearly blank.
+    """
+    runs = ink_runs(ink.any(axis=1))
+    heights = sorted(b - a for a, b in runs)
+    typical = heights[len(heights) // 2] if len(heights) >= 3 else None
     lines, tall = [], []
-    for y0, y1 in ink_runs(ink.any(axis=1)):
-        (tall if y1 - y0 > MAX_LINE_HEIGHT else lines).append((y0, y1))
+    for y0, y1 in runs:
+        pieces = [(y0, y1)]
+        if typical is not None and y1 - y0 > 1.6 * typical:
+            pieces = _cut_at_faint_rows(ink, y0, y1, typical)
+        for a, b in pieces:
+            (tall if b - a > MAX_LINE_HEIGHT else lines).append((a, b))
     return lines, tall
+
+
+def _cut_at_faint_rows(ink: np.ndarray, y0: int, y1: int, typical: int) -> list[tuple[int, int]]:
+    """``[y0, y1)`` cut at rows holding under a tenth of the run's mean ink per row, at least half a
+    typical line from each cut."""
+    rows = ink[y0:y1].sum(axis=1)
+    faint = rows <= 0.1 * rows.mean()
+    cuts, last = [], 0
+    for y in np.flatnonzero(faint):
+        if y - last >= typical // 2 and (y1 - y0) - y >= typical // 2:
+            cuts.append(int(y))
+            last = int(y)
+    bounds = [0, *cuts, y1 - y0]
+    return [(y0 + a, y0 + b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 def cell_keys(ink: np.ndarray, grid: Grid) -> tuple[int, list[bytes | None], np.ndarray]:

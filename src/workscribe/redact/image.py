@@ -76,6 +76,8 @@ class ImageRedactor:
         self.use_glyphs = glyphs
         self.table = gl.GlyphTable()
         self._words: OrderedDict[bytes, str] = OrderedDict()  # proportional text, by its pixels
+        self._unlearnt: OrderedDict[tuple[bytes | None, ...], str] = OrderedDict()  # grid words OCR
+        # read with another number of characters than they have cells: read once, kept as read
         self._lock = threading.Lock()
         self.stats = {"lines_glyphs": 0, "lines_cached": 0, "lines_ocr": 0, "words_ocr": 0,
                       "regions_detect": 0}
@@ -141,6 +143,7 @@ class ImageRedactor:
         """Lines of monospace text: read from the glyph table; OCR reads (once) each distinct word
         that holds a glyph not known yet, and teaches the table."""
         p = grid.pitch
+        ocr_text = self._unlearnt
         cut = []  # (rows, first cell column, keys, glyph ink, words)
         for a, b in lines:
             first, keys, clean = gl.cell_keys(ink[a:b], grid)
@@ -149,15 +152,17 @@ class ImageRedactor:
         for *_, keys, clean, words in cut:
             for s, e in words:
                 word = tuple(keys[s:e])
-                if word not in unread and self.table.read(list(word)) is None:
+                if word not in unread and word not in ocr_text and self.table.read(list(word)) is None:
                     unread[word] = clean[:, s * p:e * p]
-        ocr_text: dict[tuple[bytes | None, ...], str] = {}
         while unread:  # in small batches, so that what one batch teaches spares the next its OCR
             batch = self._teaching_batch(unread)
             for (word, _), text in zip(batch, self._recognize([c for _, c in batch]), strict=True):
                 del unread[word]
                 if not self.table.learn(list(word), text):
-                    ocr_text[word] = text  # OCR's reading does not match the cells: use it as it is
+                    # OCR's reading does not match the cells: use it as it is, and never read it again
+                    ocr_text[word] = text
+                    if len(ocr_text) > MAX_CACHED_WORDS:
+                        ocr_text.popitem(last=False)
             unread = {w: c for w, c in unread.items() if self.table.read(list(w)) is None}
         hits: list[ImageHit] = []
         for a, b, first, keys, _, words in cut:
