@@ -28,6 +28,7 @@ ASCENT, DESCENT = 48, 24  # rows kept above and below a line's baseline in a gly
 MAX_LINE_HEIGHT = 64  # taller ink runs are not one line of text (images, panels): OCR detects lines
 MIN_PITCH, MAX_PITCH = 4, 24  # cell widths tried, pixels
 MIN_CELLS = 4  # a grid needs at least this many cells of text to be believed
+GRID_SLACK = 0.15  # boundary ink allowed, as a share of a uniform spread's (a glyph touching its edge)
 INVERTED = 0.55  # a cell with more ink than this share is drawn inverted (a block cursor, a selection)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
@@ -64,7 +65,15 @@ def background(rgb: np.ndarray) -> np.ndarray:
 
 def ink_mask(rgb: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """True where a pixel differs from the background colour ``bg`` by more than ``INK_DELTA``."""
-    return (np.abs(rgb.astype(np.int16) - bg).max(axis=2) > INK_DELTA)
+    out = np.zeros(rgb.shape[:2], bool)
+    for c in range(3):  # byte comparisons, channel by channel: no wider copy of the image
+        channel = rgb[..., c]
+        low, high = int(bg[c]) - INK_DELTA, int(bg[c]) + INK_DELTA
+        if low > 0:
+            out |= channel < low
+        if high < 255:
+            out |= channel > high
+    return out
 
 
 def ink_runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -74,11 +83,31 @@ def ink_runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def fits_grid(ink: np.ndarray, grid: Grid) -> bool:
+    """True when ``ink`` leaves ``grid``'s boundary columns (almost) blank."""
+    cols = ink.sum(axis=0)
+    total = int(cols.sum())
+    return total > 0 and int(cols[grid.offset::grid.pitch].sum()) <= GRID_SLACK * total / grid.pitch
+
+
+def without_blocks(ink: np.ndarray, lines: list[tuple[int, int]]) -> np.ndarray:
+    """The ink of ``lines`` only, without solid columns (a block cursor, a selection edge): they
+    cover the boundaries between cells and would hide the grid."""
+    out = np.zeros_like(ink)
+    for a, b in lines:
+        line = ink[a:b]
+        solid = line.sum(axis=0) >= 0.9 * (b - a)
+        out[a:b] = line & ~solid
+    return out
+
+
 def find_grid(ink: np.ndarray) -> Grid | None:
     """The cell grid of monospace text in ``ink`` (rows x columns), or None if there is none.
 
     A grid's boundary columns carry (almost) no ink: the smallest pitch whose best offset leaves
-    under 5 % of the ink a uniform spread would put on them wins (multiples of it pass too).
+    them under ``GRID_SLACK`` of the ink a uniform spread would put there wins (multiples of it pass
+    too; a wrong pitch cuts through glyphs and leaves half or more). One
+    short line can fit a wrong grid by chance: callers keep the grid found on many lines.
     """
     cols = ink.sum(axis=0)
     total = int(cols.sum())
@@ -90,7 +119,7 @@ def find_grid(ink: np.ndarray) -> Grid | None:
         if span < MIN_CELLS * pitch:
             return None
         best_ink, best_offset = min((int(cols[offset::pitch].sum()), offset) for offset in range(pitch))
-        if best_ink <= 0.05 * total / pitch:
+        if best_ink <= GRID_SLACK * total / pitch:
             return Grid(pitch, best_offset)
     return None
 
@@ -117,20 +146,36 @@ def without_rules(ink: np.ndarray, length: int = MAX_LINE_HEIGHT + 8) -> np.ndar
     return ink & ~rules if rules.any() else ink
 
 
-def text_lines(ink: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def typical_height(lines: list[tuple[int, int]]) -> int | None:
+    """The median height of ``lines`` when there are three or more, else None."""
+    heights = sorted(b - a for a, b in lines)
+    return heights[len(heights) // 2] if len(heights) >= 3 else None
+
+
+def text_lines(ink: np.ndarray, typical: int | None = None,
+               ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Rows of text lines in ``ink``, and runs of ink too tall to be one line.
 
-    Two lines that touch (an underscore above a capital) make one run: a run much taller than the
-    region's typical line is cut at its faintest rows, where they are nearly blank.
+    Two lines that touch (a block cursor under a descender) make one run: a run much taller than a
+    typical line (``typical``, else the median of this region's) is parted where it can be.
     """
     runs = ink_runs(ink.any(axis=1))
-    heights = sorted(b - a for a, b in runs)
-    typical = heights[len(heights) // 2] if len(heights) >= 3 else None
+    typical = typical or typical_height(runs)
     lines, tall = [], []
     for y0, y1 in runs:
         pieces = [(y0, y1)]
         if typical is not None and y1 - y0 > 1.6 * typical:
-            pieces = _cut_at_faint_rows(ink, y0, y1, typical)
+            # what joins them is often taller than a glyph (a block cursor, a bar): without it the
+            # lines part; else cut at the faintest rows
+            short = ink[y0:y1] & ~_runs_at_least(ink[y0:y1], typical + 2)
+            pieces = [(y0 + a, y0 + b) for a, b in ink_runs(short.any(axis=1))]
+            if len(pieces) < 2:
+                pieces = _cut_at_faint_rows(ink, y0, y1, typical)
+            else:  # the rows cut away go with the piece above them
+                pieces[0] = (y0, pieces[0][1])
+                pieces[-1] = (pieces[-1][0], y1)
+                pieces = [(a, pieces[i + 1][0] if i + 1 < len(pieces) else b)
+                          for i, (a, b) in enumerate(pieces)]
         for a, b in pieces:
             (tall if b - a > MAX_LINE_HEIGHT else lines).append((a, b))
     return lines, tall
@@ -170,7 +215,10 @@ def cell_keys(ink: np.ndarray, grid: Grid) -> tuple[int, list[bytes | None], np.
     amount = per_cell.sum(axis=(1, 2))
     inverted = amount > INVERTED * h * p
     glyphs = per_cell.copy()
-    glyphs[inverted] = ~glyphs[inverted]
+    if inverted.any():  # inside the block, the glyph is what is not ink; rows past the block are not it
+        block = per_cell[inverted]
+        block_rows = block.mean(axis=2) >= 0.5  # cells x rows
+        glyphs[inverted] = ~block & block_rows[:, :, None]
     rows_with_ink = glyphs.any(axis=2)  # n x h
     has_ink = rows_with_ink.any(axis=1)
     bottoms = h - 1 - np.argmax(rows_with_ink[:, ::-1], axis=1)

@@ -76,6 +76,8 @@ class ImageRedactor:
         self.use_glyphs = glyphs
         self.table = gl.GlyphTable()
         self._words: OrderedDict[bytes, str] = OrderedDict()  # proportional text, by its pixels
+        self._grids: dict[tuple[int, int], gl.Grid] = {}  # a window's columns -> its text's grid
+        self._heights: dict[tuple[int, int], int] = {}  # a window's columns -> its typical line height
         self._unlearnt: OrderedDict[tuple[bytes | None, ...], str] = OrderedDict()  # grid words OCR
         # read with another number of characters than they have cells: read once, kept as read
         self._lock = threading.Lock()
@@ -108,23 +110,31 @@ class ImageRedactor:
         for x, y, w, h in skip or []:
             parts = [piece for part in parts for piece in subtract(part, (x, y, x + w, y + h))]
         hits: list[ImageHit] = []
+        windows = [(x, y, x + w, y + h) for x, y, w, h in kept] if kept else [
+            (0, 0, image.shape[1], image.shape[0])]
         with self._lock:
             for x0, y0, x1, y1 in parts:
                 if x1 - x0 >= 8 and y1 - y0 >= 4:
-                    hits += self._find_in(image, (x0, y0, x1, y1))
+                    limit = next((w for w in windows
+                                  if w[0] <= x0 and x1 <= w[2] and w[1] <= y0 and y1 <= w[3]),
+                                 (x0, 0, x1, image.shape[0]))
+                    hits += self._find_in(image, (x0, y0, x1, y1), limit)
         return hits
 
-    def _find_in(self, image: np.ndarray, part: Box, depth: int = 0) -> list[ImageHit]:
+    def _find_in(self, image: np.ndarray, part: Box, limit: Box, depth: int = 0) -> list[ImageHit]:
+        """Hits in ``part``, widened up and down (within ``limit``) so that no line is cut."""
         x0, y0, x1, y1 = part
+        bg = gl.background(image[y0:y1, x0:x1, :3])
+        y0, y1 = _whole_lines(image, (x0, y0, x1, y1), bg, limit)
         pixels = image[y0:y1, x0:x1, :3]
-        ink = gl.without_rules(gl.ink_mask(pixels, gl.background(pixels)))
-        lines, tall = gl.text_lines(ink)
+        ink = gl.without_rules(gl.ink_mask(pixels, bg))
+        lines, tall = gl.text_lines(ink, self._heights.get((x0, x1)))
+        typical = gl.typical_height(lines)
+        if typical is not None:  # remembered for this window: a band of one or two lines needs it
+            self._heights[(x0, x1)] = typical
         grid = None
         if self.use_glyphs and lines:
-            line_ink = np.zeros_like(ink)
-            for a, b in lines:
-                line_ink[a:b] = ink[a:b]
-            grid = gl.find_grid(line_ink)
+            grid = self._grid_of(gl.without_blocks(ink, lines), (x0, x1), len(lines))
         if grid is not None:
             hits = self._grid_lines(ink, lines, grid, x0, y0)
         else:
@@ -133,7 +143,7 @@ class ImageRedactor:
             cols = np.flatnonzero(ink[a:b].any(axis=0))
             inner = (x0 + int(cols[0]), y0 + a, x0 + int(cols[-1]) + 1, y0 + b)
             if depth == 0 and (inner[2] - inner[0], b - a) != (x1 - x0, y1 - y0):
-                hits += self._find_in(image, inner, depth + 1)
+                hits += self._find_in(image, inner, inner, depth + 1)
             else:
                 hits += self._detect_in(image, inner)
         return hits
@@ -181,6 +191,20 @@ class ImageRedactor:
             if segments:
                 hits += self._segment_hits(segments, y0 + a, y0 + b)
         return hits
+
+    def _grid_of(self, line_ink: np.ndarray, span: tuple[int, int], n_lines: int) -> gl.Grid | None:
+        """The grid of the text in a region of a window (``span``: its columns): the one found
+        earlier on many lines of that window while the text still fits it, else a new estimate
+        (kept when it rests on three lines or more)."""
+        known = self._grids.get(span)
+        if known is not None and gl.fits_grid(line_ink, known):
+            return known
+        grid = gl.find_grid(line_ink)
+        if grid is not None and n_lines >= 3:
+            self._grids[span] = grid
+            if len(self._grids) > 64:
+                self._grids.pop(next(iter(self._grids)))
+        return grid
 
     def _teaching_batch(self, unread: dict[tuple[bytes | None, ...], np.ndarray],
                         size: int = 6) -> list[tuple[tuple[bytes | None, ...], np.ndarray]]:
@@ -353,6 +377,22 @@ def _redacted(text: str, found: list[Hit]) -> str:
     return "".join(out) + text[last:]
 
 
+def _whole_lines(image: np.ndarray, part: Box, bg: np.ndarray, limit: Box,
+                 reach: int = gl.MAX_LINE_HEIGHT) -> tuple[int, int]:
+    """``part``'s rows, widened up and down to the nearest blank rows (at most ``reach`` rows, and
+    within ``limit``): a changed band's edge must not cut a line of text in two."""
+    x0, y0, x1, y1 = part
+    top = max(limit[1], y0 - reach)
+    above = gl.ink_mask(image[top:y0, x0:x1, :3], bg).any(axis=1)
+    blank = np.flatnonzero(~above)
+    new_y0 = top + int(blank[-1]) + 1 if blank.size else top
+    bottom = min(limit[3], y1 + reach)
+    below = gl.ink_mask(image[y1:bottom, x0:x1, :3], bg).any(axis=1)
+    blank = np.flatnonzero(~below)
+    new_y1 = y1 + int(blank[0]) if blank.size else bottom
+    return new_y0, new_y1
+
+
 def _word_key(ink: np.ndarray) -> bytes:
     """A word's cache key: its ink and shape."""
     return np.packbits(ink).tobytes() + np.array(ink.shape, np.int32).tobytes()
@@ -405,6 +445,23 @@ def read_region(before: np.ndarray, after: np.ndarray, band: Box, margin: int = 
     return x0, y0, right, y1
 
 
+_MIX = np.random.default_rng(20261203).integers(1, 2**63, size=1 << 16, dtype=np.uint64) | np.uint64(1)
+
+
+def row_fingerprints(image: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint of each row (equal rows, equal fingerprints; different rows collide
+    with a chance of about 2**-64): the rows' 8-byte words mixed by odd random multipliers."""
+    rows = np.ascontiguousarray(image).reshape(image.shape[0], -1)
+    pad = (-rows.shape[1]) % 8
+    if pad:
+        rows = np.pad(rows, ((0, 0), (0, pad)))
+    words = rows.view(np.uint64)
+    if words.shape[1] > _MIX.size:
+        return np.array([hash(r.tobytes()) for r in rows], np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return (words * _MIX[:words.shape[1]]).sum(axis=1, dtype=np.uint64)
+
+
 def vertical_shift(a: np.ndarray, b: np.ndarray, max_shift: int = 200) -> int:
     """How many rows ``b`` is ``a`` scrolled up by (0 if it is not a scroll of it).
 
@@ -413,13 +470,12 @@ def vertical_shift(a: np.ndarray, b: np.ndarray, max_shift: int = 200) -> int:
     """
     if a.shape != b.shape:
         return 0
-    ha = [hash(r.tobytes()) for r in a]
-    hb = [hash(r.tobytes()) for r in b]
+    ha, hb = row_fingerprints(a), row_fingerprints(b)
     best, best_rows = 0, 0
     n = len(ha)
     for d in range(1, min(max_shift, n - 1) + 1):
-        same = sum(1 for i in range(n - d) if hb[i] == ha[i + d])
+        same = int(np.count_nonzero(hb[:n - d] == ha[d:]))
         if same > best_rows:
             best, best_rows = d, same
-    unchanged = sum(1 for i in range(n) if ha[i] == hb[i])
+    unchanged = int(np.count_nonzero(ha == hb))
     return best if best_rows > max(unchanged, n // 4) else 0
