@@ -84,6 +84,12 @@ def tree_cpu_seconds(pid: int) -> float:
     return ticks / CLK_TCK
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` itself, without its children."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK if fields else 0.0
+
+
 def tree_rss_kb(pid: int) -> int:
     """Resident memory of ``pid`` and its descendants, summed."""
     total = 0
@@ -287,6 +293,7 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
                 with InputObserver(display.name) as seen:
                     sampler = _RssSampler(rec.pid)
                     cpu0, wall0 = tree_cpu_seconds(rec.pid), time.monotonic()
+                    own0 = own_cpu_seconds(rec.pid)
                     bytes0 = _spool_bytes(spool_dir)
                     i = 0
                     while (elapsed := time.monotonic() - wall0) < duration_s:
@@ -295,6 +302,7 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
                         _work(workload, demo, rect, i)
                         i += 1
                     cpu1, wall1 = tree_cpu_seconds(rec.pid), time.monotonic()
+                    own1 = own_cpu_seconds(rec.pid)
                     bytes1 = _spool_bytes(spool_dir)
                     burst: dict[str, Any] = {}
                     burst_cpu = tree_cpu_seconds(rec.pid)
@@ -339,6 +347,7 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
         # everything the work cost, the redaction that caught up after it included
         "cpu_percent": round(100 * (cpu_total - burst_cpu - cpu0) / steady_s, 2),
         "cpu_percent_during": round(100 * (cpu1 - cpu0) / steady_s, 2),
+        "cpu_percent_recorder_during": round(100 * (own1 - own0) / steady_s, 2),  # without the OCR child
         "catch_up_seconds": round(drain_s, 1),
         "rss_peak_mb": round(rss_peak_kb / 1024, 1),
         "rss_peak_mb_recorder": round(recorder_hwm_kb / 1024, 1),  # the recorder alone, without OCR

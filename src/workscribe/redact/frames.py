@@ -33,7 +33,7 @@ import numpy as np
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from workscribe.events import Event, now_ns
-from workscribe.redact.image import Box, ImageRedactor, changed_bands, fill, vertical_shift
+from workscribe.redact.image import Box, ImageRedactor, bands_of_rows, fill, row_fingerprints, shift_of
 from workscribe.redact.page_text import LAG_NS, PageTextIndex
 
 FrameSink = Callable[[Event, np.ndarray], bool]
@@ -122,7 +122,8 @@ class FrameRedactionStage:
         self._in_memory = 0
         self._cv = threading.Condition()
         self._closing = False
-        self._previous: np.ndarray | None = None  # last source frame redacted (memory only)
+        self._previous: np.ndarray | None = None  # row fingerprints of the last frame redacted
+        self._shape: tuple[int, ...] = ()
         self._boxes: list[tuple[str, Box]] = []
         self.dropped = 0  # change frames dropped under load (action frames never are)
         self.redacted_frames = 0
@@ -208,17 +209,20 @@ class FrameRedactionStage:
         grabbed (a browser page's viewport is then redacted from the page's snapshots)."""
         plan = self.pages.plan(t) if self.pages is not None and t is not None else None
         previous, boxes = self._previous, self._boxes
-        if previous is None or previous.shape != image.shape:
-            reads: list[Box] = [(0, 0, image.shape[1], image.shape[0])]
+        prints = row_fingerprints(image)  # rows compare by fingerprint: no copy of the last frame kept
+        h, w = image.shape[:2]
+        if previous is None or self._shape != image.shape:
+            reads: list[Box] = [(0, 0, w, h)]
         else:
-            shift = vertical_shift(previous, image)
+            changed = previous != prints
+            shift = shift_of(previous, prints) if changed.mean() > 0.3 else 0
             if shift:  # a terminal scrolled: old rows moved up, only the new rows need reading
-                moved = np.zeros_like(previous)
+                moved = ~prints  # rows that scrolled in differ from anything
                 moved[:-shift] = previous[shift:]
-                previous = moved
+                changed = moved != prints
                 boxes = [(label, (x0, y0 - shift, x1, y1 - shift)) for label, (x0, y0, x1, y1) in boxes
                          if y1 - shift > 0]
-            reads = changed_bands(previous, image)
+            reads = bands_of_rows(np.flatnonzero(changed), h, w)
         # A box read again is found again; any other box stays (unchanged pixels, or a secret that
         # reaches outside what was read: filling too much is safe, too little is not).
         stay = [(label, box) for label, box in boxes if not any(_inside(box, r) for r in reads)]
@@ -239,7 +243,8 @@ class FrameRedactionStage:
                     if part[2] > part[0] and part[3] > part[1]:
                         page += [(h.label, h.box) for h in self.redactor.find(image, part, kept)]
         fresh = [(h.label, h.box) for region in reads for h in self.redactor.find(image, region, kept, skip)]
-        self._previous, self._boxes = image, list(dict.fromkeys(stay + fresh + page))
+        self._previous, self._shape = prints, image.shape
+        self._boxes = list(dict.fromkeys(stay + fresh + page))
         if not self._boxes:
             return image
         self.redacted_frames += 1

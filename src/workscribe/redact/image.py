@@ -418,9 +418,13 @@ def changed_bands(a: np.ndarray, b: np.ndarray, margin: int = 8, gap: int = 24) 
     ``tokenAKIA...``).
     """
     rows = np.flatnonzero(np.any(a != b, axis=tuple(range(1, a.ndim))))
+    return bands_of_rows(rows, a.shape[0], a.shape[1], margin, gap)
+
+
+def bands_of_rows(rows: np.ndarray, h: int, w: int, margin: int = 8, gap: int = 24) -> list[Box]:
+    """``changed_bands`` from the indices of the changed rows of an ``h`` x ``w`` image."""
     if rows.size == 0:
         return []
-    h, w = a.shape[:2]
     bands = []
     start = prev = int(rows[0])
     for r in rows[1:]:
@@ -445,12 +449,13 @@ def read_region(before: np.ndarray, after: np.ndarray, band: Box, margin: int = 
     return x0, y0, right, y1
 
 
-_MIX = np.random.default_rng(20261203).integers(1, 2**63, size=1 << 16, dtype=np.uint64) | np.uint64(1)
+_MIX = np.random.default_rng().integers(1, 2**63, size=1 << 16, dtype=np.uint64) | np.uint64(1)
 
 
 def row_fingerprints(image: np.ndarray) -> np.ndarray:
     """A 64-bit fingerprint of each row (equal rows, equal fingerprints; different rows collide
-    with a chance of about 2**-64): the rows' 8-byte words mixed by odd random multipliers."""
+    with a chance of about 2**-64, and never when one 8-byte word differs): the rows' 8-byte words
+    times odd multipliers drawn at random for each process, summed."""
     rows = np.ascontiguousarray(image).reshape(image.shape[0], -1)
     pad = (-rows.shape[1]) % 8
     if pad:
@@ -470,7 +475,11 @@ def vertical_shift(a: np.ndarray, b: np.ndarray, max_shift: int = 200) -> int:
     """
     if a.shape != b.shape:
         return 0
-    ha, hb = row_fingerprints(a), row_fingerprints(b)
+    return shift_of(row_fingerprints(a), row_fingerprints(b), max_shift)
+
+
+def shift_of(ha: np.ndarray, hb: np.ndarray, max_shift: int = 200) -> int:
+    """``vertical_shift`` from the two images' row fingerprints."""
     best, best_rows = 0, 0
     n = len(ha)
     for d in range(1, min(max_shift, n - 1) + 1):
