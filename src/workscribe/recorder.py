@@ -398,8 +398,8 @@ class Recorder:
                 "frames_redaction_failed": self.frames.failed if self.frames else 0,
                 "frames_parked": self.frames.parked if self.frames else 0,
                 "frames_redacted": self.frames.redacted_frames if self.frames else 0,
-                "ocr": {**self.frames.redactor.stats, "frames_by_page_text": self.pages.plans} if self.frames
-                else {},
+                "ocr": {**self.frames.redactor.stats, "frames_by_page_text": self.pages.plans,
+                        "frames_not_by_page_text": dict(self.pages.refused)} if self.frames else {},
                 "frames_skipped_low_disk": self.spool.frames_skipped_low_disk,
                 "evicted": len(self.spool.evicted),
                 "dropped_out_of_scope": self.guard.dropped}

@@ -115,10 +115,16 @@ class ImageRedactor:
         with self._lock:
             for x0, y0, x1, y1 in parts:
                 if x1 - x0 >= 8 and y1 - y0 >= 4:
-                    limit = next((w for w in windows
-                                  if w[0] <= x0 and x1 <= w[2] and w[1] <= y0 and y1 <= w[3]),
-                                 (x0, 0, x1, image.shape[0]))
-                    hits += self._find_in(image, (x0, y0, x1, y1), limit)
+                    lx0, ly0, lx1, ly1 = next((w for w in windows
+                                               if w[0] <= x0 and x1 <= w[2] and w[1] <= y0 and y1 <= w[3]),
+                                              (x0, 0, x1, image.shape[0]))
+                    for sx, sy, sw, sh in skip or []:  # whole lines stop where a skipped area starts
+                        if sx < x1 and x0 < sx + sw:
+                            if sy >= y1:
+                                ly1 = min(ly1, sy)
+                            elif sy + sh <= y0:
+                                ly0 = max(ly0, sy + sh)
+                    hits += self._find_in(image, (x0, y0, x1, y1), (lx0, ly0, lx1, ly1))
         return hits
 
     def _find_in(self, image: np.ndarray, part: Box, limit: Box, depth: int = 0) -> list[ImageHit]:

@@ -22,7 +22,7 @@ the snapshot's elements and is covered only where its element is one of those re
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +33,9 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 LAG_NS = 500_000_000  # a snapshot this much after a frame may still describe it
 KEEP_NS = 30_000_000_000  # snapshots older than this (behind a newer one) are forgotten
 PIXEL_TAGS = ("img", "canvas", "video", "iframe", "embed", "object")  # their text is in pixels only
-PAD = 2  # pixels around a filled element
+PAD = 4  # pixels around a filled element
+SLACK = 4  # the viewport's screen position (from window.screenY and the outer and inner heights) can
+# be off by the window's border: the page's area is taken this much larger, and fills this much wider
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class PageTextIndex:
         self._lock = threading.Lock()
         self.latest_t = 0
         self.plans = 0  # frames whose viewport the DOM redacted
+        self.refused: Counter[str] = Counter()  # frames it could not vouch for, by reason
 
     def note(self, view: PageView) -> None:
         """Adds a snapshot (from the browser source's thread)."""
@@ -97,9 +100,14 @@ class PageTextIndex:
         with self._lock:
             before = [v for v in self._views if v.t <= t]
             views = before[-1:] + [v for v in self._views if t < v.t <= t + LAG_NS]
-        if not views or not all(v.complete for v in views):  # (the first snapshot of a page may come
-            return None  # just after the first frame that shows it)
+        if not views:  # (the first snapshot of a page may come just after the first frame showing it)
+            self.refused["no_snapshot"] += 1
+            return None
+        if not all(v.complete for v in views):
+            self.refused["incomplete"] += 1
+            return None
         if len({v.viewport for v in views}) != 1:  # the window moved or resized: read the pixels
+            self.refused["viewport_changed"] += 1
             return None
         spans: dict[tuple[str, str, int, int], Box] = {}
         read: list[Rect] = []
@@ -119,7 +127,8 @@ class PageTextIndex:
                 spans[key] = box if old is None else (min(old[0], box[0]), min(old[1], box[1]),
                                                       max(old[2], box[2]), max(old[3], box[3]))
         self.plans += 1
-        return PagePlan(views[0].viewport, list(spans.values()), read)
+        x, y, w, h = views[0].viewport
+        return PagePlan((x - SLACK, y - SLACK, w + 2 * SLACK, h + 2 * SLACK), list(spans.values()), read)
 
 
 def view_from_snapshot(t: int, data: dict) -> PageView:

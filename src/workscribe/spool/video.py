@@ -23,15 +23,19 @@ class FrameEncoder:
     def __init__(self, width: int, height: int, crf: int = 26, keyint: int = 60,
                  preset: str = "ultrafast") -> None:
         self.width, self.height = width, height
-        # libx264rgb takes the screen's BGRX bytes as they are: no colour conversion (3 ms a frame
-        # at 1280x800) and no chroma subsampling, so small coloured text stays legible.
-        self._cc = av.CodecContext.create("libx264rgb", "w")
+        # YUV 4:4:4: no chroma subsampling, so small coloured text stays legible, and screens code
+        # about 8 times smaller than in x264's RGB mode for the same CPU. A wide motion search
+        # (UMH, 256 pixels) finds a terminal's or a page's scroll, so a scrolled screen costs what
+        # scrolled into it; CABAC takes another fifth off. Measured on terminal, typing and page
+        # frames at 1280x800: about 15 ms a frame, as ultrafast RGB took.
+        self._cc = av.CodecContext.create("libx264", "w")
         self._cc.width, self._cc.height = width, height
-        self._cc.pix_fmt = "bgr0"
+        self._cc.pix_fmt = "yuv444p"
         self._cc.time_base = Fraction(1, 1000)
         self._cc.thread_count = 1
         self._cc.options = {"preset": preset, "tune": "zerolatency", "crf": str(crf),
-                            "keyint": str(keyint), "bf": "0"}
+                            "keyint": str(keyint), "bf": "0",
+                            "x264-params": "me=umh:merange=256:subme=2:ref=1:cabac=1"}
         self._pts = 0
 
     def encode(self, bgra: np.ndarray) -> list[tuple[bytes, bool]]:
@@ -39,6 +43,7 @@ class FrameEncoder:
         # Filling a frame's plane is much cheaper than VideoFrame.from_ndarray (measured 5 ms less).
         frame = av.VideoFrame(self.width, self.height, "bgr0")
         frame.planes[0].update(np.ascontiguousarray(bgra))
+        frame = frame.reformat(format="yuv444p")
         frame.pts = self._pts
         self._pts += 1
         return [(bytes(p), bool(p.is_keyframe)) for p in self._cc.encode(frame)]
