@@ -207,7 +207,8 @@ class FrameRedactionStage:
         """``image`` with every secret box filled; text is read only where rows changed since the last
         call. ``kept``: the allowed windows' rectangles (x, y, w, h) in the frame; ``t``: when it was
         grabbed (a browser page's viewport is then redacted from the page's snapshots)."""
-        plan = self.pages.plan(t) if self.pages is not None and t is not None else None
+        following = self.pages is not None and t is not None and self.pages.latest_t > 0
+        plan = self.pages.plan(t) if following else None
         previous, boxes = self._previous, self._boxes
         prints = row_fingerprints(image)  # rows compare by fingerprint: no copy of the last frame kept
         h, w = image.shape[:2]
