@@ -238,7 +238,7 @@ class ImageRedactor:
         costs nothing)."""
         cut = []
         for a, b in lines:
-            segments = _segments(ink[a:b].any(axis=0), max(3, round(0.25 * (b - a))))
+            segments = _segments(ink[a:b].any(axis=0), max(3, round(0.35 * (b - a))))
             keys = [_word_key(ink[a:b, s:e]) for s, e in segments]
             cut.append((a, b, segments, keys))
         todo: dict[bytes, np.ndarray] = {}
@@ -266,8 +266,11 @@ class ImageRedactor:
         if not crops:
             return []
         self.stats["words_ocr"] += len(crops)
-        return [text.strip() if score >= self.min_score else ""
-                for text, score in self.ocr.recognize([_render(c) for c in crops])]
+        texts = [text.strip() if score >= self.min_score else ""
+                 for text, score in self.ocr.recognize([_render(c) for c in crops])]
+        # OCR reads nothing in a lone dot: a small blob on the line's bottom is a period (or a
+        # comma), which an address or a host name needs
+        return [t or ("." if _is_dot(c) else "") for t, c in zip(texts, crops, strict=True)]
 
     def _find_text(self, text: str) -> list[Hit]:
         """The finder's hits in ``text`` and in the same text with what OCR makes of a small period
@@ -397,6 +400,16 @@ def _whole_lines(image: np.ndarray, part: Box, bg: np.ndarray, limit: Box,
     blank = np.flatnonzero(~below)
     new_y1 = y1 + int(blank[0]) if blank.size else bottom
     return new_y0, new_y1
+
+
+def _is_dot(ink: np.ndarray) -> bool:
+    """True when a crop of a line's rows holds one small blob in its lower third."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return False
+    h = ink.shape[0]
+    return (rows[-1] - rows[0] + 1 <= max(2, 0.3 * h) and cols[-1] - cols[0] + 1 <= max(2, 0.3 * h)
+            and rows[0] >= 0.55 * h)
 
 
 def _word_key(ink: np.ndarray) -> bytes:
