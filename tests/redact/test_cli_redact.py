@@ -42,6 +42,15 @@ def test_text_is_redacted_line_for_line() -> None:
         assert secret not in r.stdout
 
 
+def test_a_truncated_key_in_a_log_blanks_only_its_own_lines() -> None:
+    log = [f"2025-11-03 14:22:{i % 60:02d} INFO request {i} served in {i % 17} ms" for i in range(200)]
+    lines = ["-----BEGIN RSA PRIVATE KEY-----", *KEY_BODY, "Zm9vYmFy", *log]
+    r = run_cli("redact", "--text", input="\n".join(lines) + "\n")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split("\n")[:-1]
+    assert out == ["<SECRET:private_key>", "", "", "", *log]
+
+
 def test_bytes_other_than_the_redacted_ones_pass_through_unchanged() -> None:
     raw = b"crlf bob@example.com\r\n\xff\xfe not utf-8 \xe9t\xe9\n\tkeep  spacing \n\nno newline"
     r = subprocess.run([sys.executable, "-m", "workscribe", "redact", "--text"], input=raw,

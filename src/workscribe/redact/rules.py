@@ -93,6 +93,27 @@ def _before(pattern: str) -> re.Pattern[str]:
 
 
 _EDGE = r"(?![\w-])"
+
+# A private key block: its BEGIN line, then key material (base64 body lines, PEM headers such as
+# ``Proc-Type:``/``DEK-Info:`` and the blank line after them), then its END line. A block ends at
+# its END line or at the first line that is not key material, so a truncated key pasted into a log
+# takes the log lines after it with it no more. Line breaks may be real or escaped (``\n`` inside a
+# JSON or code string); a body line may be quoted and continued (``"MIIE...\n" +``).
+_PEM_SEP = r"(?:\r?\n|\\r\\n|\\n)"
+_PEM_B64 = r"=?[A-Za-z0-9+/]+={0,2}"  # "=" first: the checksum line of a PGP key
+# the end of a line of the block: a string closed (`\n" +`, `",`), a shell line continued (` \`)
+_PEM_LINE_END = r"(?:(?:\\r)?\\n(?=[\"'`]))?[\"'`]?[ \t]*(?:[,+]|\\(?=\r?\n))?[ \t]*\r?"
+_PEM_HEADER = r"[ \t]*(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset|MessageID):[^\n\\]*"
+_PEM_BODY_LINE = (rf"[ \t]*[\"'`]?{_PEM_B64}{_PEM_LINE_END}"
+                  r"(?=\r?\n|\\n|\\r\\n|\Z|[ \t]*-----END)")  # the whole line, not a word of a log line
+_PEM_END = r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+PRIVATE_KEY_REST = (rf"(?:{_PEM_SEP}{_PEM_HEADER})*(?:{_PEM_SEP}[ \t]*\r?(?={_PEM_SEP}))?"
+                    rf"(?:{_PEM_SEP}{_PEM_BODY_LINE})*(?P<end>(?:{_PEM_SEP})?[ \t]*[\"'`]?{_PEM_END})?")
+"""What follows the BEGIN line in a private key block: headers, a blank line, body lines, the END line."""
+# the BEGIN line; the rest of its line is a body too (a key whose line breaks became spaces)
+PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+                               rf"(?:[ \t]*{_PEM_B64}(?:[ \t]+{_PEM_B64})*)?{_PEM_LINE_END}"
+                               + PRIVATE_KEY_REST)
 _T = TokenRule
 TOKENS: list[TokenRule] = [
     _T("aws_access_key", re.compile(r"A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])"),
@@ -115,8 +136,7 @@ TOKENS: list[TokenRule] = [
     _T("npm_token", re.compile(r"npm_[A-Za-z0-9]{36}" + _EDGE), first="npm_"),
     _T("pypi_token", re.compile(r"pypi-AgE[\w-]{50,}"), first="pypi-"),
     _T("jwt", re.compile(r"eyJ[\w-]{6,}\.eyJ[\w-]{6,}(?:\.[\w-]*){0,3}"), first="eyJ"),
-    _T("private_key", re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
-                                 r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S)),
+    _T("private_key", PRIVATE_KEY_BLOCK),
     _T("private_key", re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}"), check=_b64_private_key),
     _T("azure_storage_key", re.compile(r"AccountKey=([A-Za-z0-9+/]{40,}={0,2})"), 1),
     _T("azure_storage_key", re.compile(r"SharedAccessKey=([A-Za-z0-9+/]{40,}={0,2})"), 1),
