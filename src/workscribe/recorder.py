@@ -29,7 +29,7 @@ from workscribe.control import ControlServer
 from workscribe.events import Event, make_event, now_ns
 from workscribe.guard import Consent, Guard
 from workscribe.redact.frames import FrameRedactionStage
-from workscribe.redact.identity import find_private, redact_private
+from workscribe.redact.identity import find_private, find_private_ocr, redact_private
 from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
 from workscribe.redact.text import RULESET_VERSION
@@ -371,7 +371,7 @@ class Recorder:
             self.browser.start(self._on_event)
             self.sources.append(self.browser)
         if "screen" in self.consent.sources:
-            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private), self.spool.put_frame)
+            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private_ocr), self.spool.put_frame)
             self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
                                        keyframe_s=opts.keyframe_s)
             self.screen.start(self._on_frame)

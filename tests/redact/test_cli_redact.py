@@ -108,9 +108,12 @@ def test_nothing_to_redact_is_a_usage_error() -> None:
 
 @pytest.mark.slow  # `bench redact` also times frame redaction
 def test_bench_redact_json() -> None:
-    r = run_cli("bench", "redact", "--json", "--seed", "2", "--mb", "0.2")
+    r = run_cli("bench", "redact", "--json", "--seed", "2", "--mb", "0.2", timeout=600)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["ruleset_version"] == RULESET_VERSION
     assert result["secret_recall"] >= 0.99 and result["pii_recall"] >= 0.95
     assert result["false_positive_rate"] <= 0.02 and result["text_mb_per_s"] > 0
+    assert result["frame_secrets_planted"] >= 100 and 0 <= result["frame_secret_recall"] <= 1
+    assert result["frames_per_s_full"] > 0 and result["frames_per_s_typing"] > 0
+    assert 0 <= result["frame_plain_lines_filled"] <= 1

@@ -3,8 +3,10 @@
 OCR is rapidocr-onnxruntime, whose detection and recognition models ship inside the wheel (no
 download at run time). It is set up for screens: no angle classifier, one thread, and no upscaling
 of small crops (the library's default scales the short side to 736 px, which makes a one-line crop
-cost seconds). Each recognised line goes through the text rules (``redact.text.find_hits``); the
-part of the line box under a hit, widened by ``pad_chars`` characters each side, is filled black.
+cost seconds). Each recognised line goes through the text rules, by default those that allow for
+OCR's errors (``redact.ocr_text.find_hits_ocr``: ``x0xb-...``, ``tokenAKIA...``); the recorder adds
+the contributor's identity (``identity.find_private_ocr``). The part of the line box under a hit,
+widened by ``pad_chars`` characters each side, is filled black.
 Positions inside a line are proportional to character offsets, which monospace terminal text meets
 well and proportional fonts roughly; the padding covers the difference.
 
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workscribe.redact.text import Hit, find_hits
+from workscribe.redact.ocr_text import find_hits_ocr
+from workscribe.redact.text import Hit
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 
@@ -38,9 +41,9 @@ class ImageRedactor:
     """Finds and fills secrets and PII in screen images (RGB or BGRA ``uint8`` arrays)."""
 
     def __init__(self, pad_chars: float = 1.5, min_score: float = 0.5,
-                 finder: Callable[[str], list[Hit]] = find_hits) -> None:
+                 finder: Callable[[str], list[Hit]] = find_hits_ocr) -> None:
         self.pad_chars = pad_chars
-        self.finder = finder  # the recorder adds the contributor's identity (``identity.find_private``)
+        self.finder = finder  # the recorder adds the contributor's identity (``identity.find_private_ocr``)
         self.min_score = min_score
         self._engine = None
         self._lock = threading.Lock()
@@ -60,6 +63,10 @@ class ImageRedactor:
             xs, ys = [p[0] for p in quad], [p[1] for p in quad]
             lines.append(((int(min(xs)), int(min(ys)), int(np.ceil(max(xs))), int(np.ceil(max(ys)))), text))
         return lines
+
+    def read_lines(self, image: np.ndarray) -> list[tuple[Box, str]]:
+        """The lines OCR reads in ``image`` (RGB or BGRA), with their boxes; unsure reads left out."""
+        return self._ocr(image[..., 2::-1] if image.shape[2] == 4 else image)
 
     def find(self, image: np.ndarray, region: Box | None = None, strip: int = 256,
              overlap: int = 40) -> list[ImageHit]:

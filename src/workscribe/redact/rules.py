@@ -55,7 +55,7 @@ def placeholder(label: str) -> str:
     return f"<{PII_LABELS[label]}>" if label in PII_LABELS else f"<SECRET:{label}>"
 
 
-def _mixed(s: str) -> bool:
+def mixed(s: str) -> bool:
     """Random tokens mix classes; words, paths and identifiers rarely have digits and both cases."""
     return any(c.isdigit() for c in s) and any(c.isupper() for c in s) and any(c.islower() for c in s)
 
@@ -132,7 +132,7 @@ TOKENS: list[TokenRule] = [
     _T("stripe_key", re.compile(r"rk_(?:live|test)_[A-Za-z0-9]{16,}" + _EDGE), first="rk_"),
     _T("stripe_key", re.compile(r"whsec_[A-Za-z0-9+/=]{24,}" + _EDGE)),
     _T("anthropic_key", re.compile(r"sk-ant-[a-z]+\d*-[\w-]{20,}" + _EDGE), first="sk-ant-"),
-    _T("openai_key", re.compile(r"sk-(?!ant-)(?:[a-z]+-)?[\w-]{20,}" + _EDGE), check=_mixed, first="sk-"),
+    _T("openai_key", re.compile(r"sk-(?!ant-)(?:[a-z]+-)?[\w-]{20,}" + _EDGE), check=mixed, first="sk-"),
     _T("npm_token", re.compile(r"npm_[A-Za-z0-9]{36}" + _EDGE), first="npm_"),
     _T("pypi_token", re.compile(r"pypi-AgE[\w-]{50,}"), first="pypi-"),
     _T("jwt", re.compile(r"eyJ[\w-]{6,}\.eyJ[\w-]{6,}(?:\.[\w-]*){0,3}"), first="eyJ"),
@@ -183,23 +183,28 @@ _RUN_CHARS = string.ascii_letters + string.digits + "_-"
 _RUNS = str.maketrans(_RUN_CHARS, "a" * len(_RUN_CHARS))
 _LONG_RUN = re.compile("a" * 15 + "a*")  # on the translated copy: 15 or more [\w-] in a row
 _RUN_PREFIX = re.compile("|".join(sorted({re.escape(r.first) for r in RUN_RULES}, key=len, reverse=True)))
+_ANY_RUN_PREFIX = re.compile(f"(?=({_RUN_PREFIX.pattern}))")  # every position where a prefix starts
 _RUN_BY_FIRST: dict[str, list[TokenRule]] = collections.defaultdict(list)
 for _rule in RUN_RULES:
     _RUN_BY_FIRST[_rule.first].append(_rule)
 
 
-def find_tokens(text: str, gated: bool) -> Iterator[Found]:
+def find_tokens(text: str, gated: bool, glued: bool = False) -> Iterator[Found]:
     """Vendor tokens, private key blocks and passwords in URLs (``gated``: only if an anchor is there).
 
     Most vendor tokens are long runs of ``[\\w-]`` that start with a known prefix: those are found
     with one scan for long runs (in a copy where every such character is ``a``) and a look at how
-    each run starts; the other rules scan the text for their own literal.
+    each run starts; the other rules scan the text for their own literal. ``glued``: a token may
+    also start inside a run, right after a word (OCR drops spaces: ``tokenAKIA...``).
     """
     if gated and not TOKEN_GATE.search(text):
         return
     for rule in SCANNED_RULES:
         for m in rule.pattern.finditer(text):
-            yield from _token(text, rule, m)
+            yield from _token(text, rule, m, glued)
+    if glued:
+        yield from _glued_tokens(text)
+        return
     for run in _LONG_RUN.finditer(text.translate(_RUNS)):
         p = run.start()
         if first := _RUN_PREFIX.match(text, p):
@@ -208,7 +213,16 @@ def find_tokens(text: str, gated: bool) -> Iterator[Found]:
                     yield from _token(text, rule, m)
 
 
-def _token(text: str, rule: TokenRule, m: re.Match[str]) -> Iterator[Found]:
+def _glued_tokens(text: str) -> Iterator[Found]:
+    """The run-prefixed tokens of ``find_tokens`` starting anywhere in a run, not only at its start."""
+    for run in _LONG_RUN.finditer(text.translate(_RUNS)):
+        for first in _ANY_RUN_PREFIX.finditer(text, run.start(), run.end()):
+            for rule in _RUN_BY_FIRST[first.group(1)]:
+                if m := rule.pattern.match(text, first.start()):
+                    yield from _token(text, rule, m, glued=True)
+
+
+def _token(text: str, rule: TokenRule, m: re.Match[str], glued: bool = False) -> Iterator[Found]:
     """The hit for a candidate of ``rule``, if its context and value checks pass."""
     start = m.start()
     ctx = None
@@ -218,7 +232,7 @@ def _token(text: str, rule: TokenRule, m: re.Match[str]) -> Iterator[Found]:
             return
         if rule.widen:
             start = ctx.start()
-    elif start and text[start - 1] in _WORDISH:
+    elif start and text[start - 1] in _WORDISH and not (glued and text[start - 1].isalnum()):
         return
     value = m.group(rule.group)
     if rule.check is not None and not rule.check(value):
@@ -385,7 +399,7 @@ def _random_looking(v: str) -> bool:
     """A string next to a keyword that looks generated: digits and letters, high Shannon entropy."""
     if not _DIGIT.search(v) or v.isdigit() or _WORDS_OR_NAMES.fullmatch(v):
         return False  # `sha256_module.sha256`, `ip3._get_networks_key`, `bert-base-uncased`
-    if "/" in v and not _mixed(v.replace("/", "")):
+    if "/" in v and not mixed(v.replace("/", "")):
         return False  # a path
     v = v[:64]
     return entropy(v) >= (3.0 if _HEXDIGITS.fullmatch(v) else 3.5)

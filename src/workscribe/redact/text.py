@@ -62,7 +62,7 @@ def category(label: str) -> str:
     return "pii" if label in PII_LABELS else "secret"
 
 
-def _lower(text: str) -> str:
+def lower_keeping_offsets(text: str) -> str:
     """``text.lower()`` with the same length, so offsets in it are offsets in ``text``."""
     low = text.lower()
     if len(low) == len(text):
@@ -78,15 +78,15 @@ def find_hits(text: str) -> list[Hit]:
 def _find(text: str) -> list[Found]:
     small = len(text) < SMALL_TEXT
     found: list[Found] = list(rules.find_tokens(text, gated=small))
-    low = _lower(text)
+    low = lower_keeping_offsets(text)
     if not small or rules.KEYWORD_GATE.search(low):
         found.extend(rules.find_keywords(text, low))
     if not small or _PII_GATE.search(text):
         found.extend(pii.find_pii(text, low))
-    return _resolve(found) if found else found
+    return resolve(found) if found else found
 
 
-def _resolve(found: list[Found]) -> list[Found]:
+def resolve(found: list[Found]) -> list[Found]:
     """Drops hits that overlap a hit of higher priority or, at equal priority, a longer one."""
     found.sort(key=lambda f: (-f[3], f[0] - f[1], f[0]))
     starts: list[int] = []
