@@ -29,7 +29,7 @@ from workscribe.control import ControlServer
 from workscribe.events import Event, make_event, now_ns
 from workscribe.guard import Consent, Guard
 from workscribe.redact.frames import FrameRedactionStage
-from workscribe.redact.identity import find_private, redact_private
+from workscribe.redact.identity import find_private, find_private_ocr, redact_private
 from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
 from workscribe.redact.ocr import OcrProcess
@@ -433,7 +433,7 @@ class Recorder:
 
             self.supervisor.start("browser", browser, on_down=self._forget_pages)
         if "screen" in self.consent.sources:
-            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private, ocr=OcrProcess()),
+            self.frames = FrameRedactionStage(ImageRedactor(finder=find_private_ocr, ocr=OcrProcess()),
                                               self.spool.put_frame, spill_dir=opts.out, pages=self.pages)
 
             def screen() -> ScreenSource:

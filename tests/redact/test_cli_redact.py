@@ -42,6 +42,15 @@ def test_text_is_redacted_line_for_line() -> None:
         assert secret not in r.stdout
 
 
+def test_a_truncated_key_in_a_log_blanks_only_its_own_lines() -> None:
+    log = [f"2025-11-03 14:22:{i % 60:02d} INFO request {i} served in {i % 17} ms" for i in range(200)]
+    lines = ["-----BEGIN RSA PRIVATE KEY-----", *KEY_BODY, "Zm9vYmFy", *log]
+    r = run_cli("redact", "--text", input="\n".join(lines) + "\n")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split("\n")[:-1]
+    assert out == ["<SECRET:private_key>", "", "", "", *log]
+
+
 def test_bytes_other_than_the_redacted_ones_pass_through_unchanged() -> None:
     raw = b"crlf bob@example.com\r\n\xff\xfe not utf-8 \xe9t\xe9\n\tkeep  spacing \n\nno newline"
     r = subprocess.run([sys.executable, "-m", "workscribe", "redact", "--text"], input=raw,
@@ -99,9 +108,12 @@ def test_nothing_to_redact_is_a_usage_error() -> None:
 
 @pytest.mark.slow  # `bench redact` also times frame redaction
 def test_bench_redact_json() -> None:
-    r = run_cli("bench", "redact", "--json", "--seed", "2", "--mb", "0.2")
+    r = run_cli("bench", "redact", "--json", "--seed", "2", "--mb", "0.2", timeout=600)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["ruleset_version"] == RULESET_VERSION
     assert result["secret_recall"] >= 0.99 and result["pii_recall"] >= 0.95
     assert result["false_positive_rate"] <= 0.02 and result["text_mb_per_s"] > 0
+    assert result["frame_secrets_planted"] >= 100 and 0 <= result["frame_secret_recall"] <= 1
+    assert result["frames_per_s_full"] > 0 and result["frames_per_s_typing"] > 0
+    assert 0 <= result["frame_plain_lines_filled"] <= 1

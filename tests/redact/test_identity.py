@@ -1,11 +1,12 @@
-"""Home path, user@host and host name are replaced in titles and typed text (pure)."""
+"""Home path, user@host and host name are replaced in titles, typed text and OCR'd lines (pure)."""
 
 from __future__ import annotations
 
 from workscribe.events import make_event
 from workscribe.process.reduce import reduce_actions
-from workscribe.redact.identity import Identity, find_private, redact_private
+from workscribe.redact.identity import Identity, find_private, find_private_ocr, redact_private
 from workscribe.redact.keystrokes import KeystrokeRedactor
+from workscribe.redact.rules import placeholder
 
 ME = Identity(home="/home/alice", user="alice", host="workstation-42")
 
@@ -39,3 +40,14 @@ def test_a_typed_home_path_becomes_a_tilde_in_the_action() -> None:
     typed = "".join(e["data"].get("text") or "" for e in out)
     assert "alice" not in typed
     assert [a["text"] for a in reduce_actions(out)] == ["cd ~/src"]
+
+
+def test_the_contributor_misread_by_ocr_is_found() -> None:
+    me = Identity(home="/home/marguerite", user="marguerite", host="lighthouse7")
+    text = "marguer1te@Iighthouse7:~$ cat /h0me/marguerite/notes.txt"
+    assert [h.label for h in find_private(text, me)] == []
+    hits = find_private_ocr(text, me)
+    assert [(h.label, text[h.start:h.end]) for h in hits] == [
+        ("user_host", "marguer1te@Iighthouse7"), ("home", "/h0me/marguerite")]
+    assert placeholder(hits[0].label) == "<USER>@<HOST>"
+    assert find_private_ocr("marguerites@lighthouse77 and /home/margueriteX", me) == []

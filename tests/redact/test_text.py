@@ -205,6 +205,52 @@ def test_redact_lines_redacts_an_unterminated_key_to_the_end() -> None:
     assert out == ["<SECRET:private_key>"] + [""] * len(PEM_BODY)
 
 
+LOG = [f"2025-11-03 14:{i // 60:02d}:{i % 60:02d} INFO worker-{i % 7} processed batch {i} in 0.{i % 9}s"
+       for i in range(200)]
+
+
+@pytest.mark.parametrize("batch_lines", [1, 3, 64, 1024])
+def test_a_truncated_key_takes_only_its_own_lines(batch_lines: int) -> None:
+    lines = ["$ tail -n 204 app.log", "-----BEGIN RSA PRIVATE KEY-----", *PEM_BODY, *LOG]
+    expected = ["$ tail -n 204 app.log", "<SECRET:private_key>", *[""] * len(PEM_BODY), *LOG]
+    out, hits = redact_text("\n".join(lines))
+    assert out.split("\n") == expected and [h.label for h in hits] == ["private_key"]
+    assert list(redact_lines(lines, batch_lines=batch_lines)) == expected
+
+
+def test_a_key_cut_off_at_the_end_of_the_text_is_redacted_to_the_end() -> None:
+    text = "$ cat id_ecdsa\n-----BEGIN EC PRIVATE KEY-----\n" + "\n".join(PEM_BODY)
+    assert redact_text(text)[0] == "$ cat id_ecdsa\n<SECRET:private_key>" + "\n" * len(PEM_BODY)
+
+
+def test_an_encrypted_key_with_headers_and_its_end_line_is_redacted_whole() -> None:
+    block = ["-----BEGIN RSA PRIVATE KEY-----", "Proc-Type: 4,ENCRYPTED",
+             "DEK-Info: AES-128-CBC,0123456789ABCDEF", "", *PEM_BODY, "-----END RSA PRIVATE KEY-----"]
+    lines = ["key: |", *[f"  {line}" for line in block], "name: web", *LOG[:3]]
+    expected = ["key: |", "  <SECRET:private_key>", *[""] * (len(block) - 1), "name: web", *LOG[:3]]
+    assert redact_text("\n".join(lines))[0].split("\n") == expected
+    assert list(redact_lines(lines, batch_lines=2)) == expected
+
+
+def test_a_key_in_a_string_ends_where_its_string_ends() -> None:
+    code = ('KEY = ("-----BEGIN PRIVATE KEY-----\\n"\n       "' + PEM_BODY[0] + '\\n"\n       "' + PEM_BODY[1]
+            + '\\n")\nprint(KEY, "bob@example.com")')
+    out = redact_text(code)[0].split("\n")
+    assert out == ['KEY = ("<SECRET:private_key>', "", '\\n")', 'print(KEY, "<EMAIL>")']
+    one_line = '{"private_key": "-----BEGIN PRIVATE KEY-----\\n' + PEM_BODY[2] + '\\n", "client_id": "42"}'
+    assert redact_text(one_line)[0] == '{"private_key": "<SECRET:private_key>\\n", "client_id": "42"}'
+
+
+@pytest.mark.parametrize("batch_lines", [7, 100, 1024])
+def test_a_key_longer_than_the_held_lines_gives_what_redact_text_gives(batch_lines: int) -> None:
+    from workscribe.redact.text import MAX_BLOCK_LINES
+
+    lines = ["-----BEGIN RSA PRIVATE KEY-----", *[PEM_BODY[1]] * (MAX_BLOCK_LINES + 50), *LOG[:5]]
+    expected = redact_text("\n".join(lines))[0].split("\n")
+    assert expected == ["<SECRET:private_key>", *[""] * (MAX_BLOCK_LINES + 50), *LOG[:5]]
+    assert list(redact_lines(lines, batch_lines=batch_lines)) == expected
+
+
 def test_redact_lines_gives_the_same_lines_as_redact_text_line_by_line() -> None:
     lines = [line for s in build_corpus(3) if "PRIVATE KEY" not in s.text for line in s.text.split("\n")]
     assert list(redact_lines(lines, batch_lines=257)) == [redact_text(line)[0] for line in lines]

@@ -4,6 +4,10 @@
 host name alone becomes ``<HOST>``. A user name alone is left as it is: short names such as
 ``root`` or ``dev`` are ordinary words too, and the pseudonymous contributor id already stands for
 the person.
+
+``find_private`` is for typed text, titles and terminal output; ``find_private_ocr`` is for lines
+read from the screen by OCR: its rules allow for OCR's errors (``redact.ocr_text``), and the
+identity is matched with OCR's confusable characters and case allowed (``a1ice@W0rkstation-42``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
+from workscribe.redact.ocr_text import find_hits_ocr, ocr_skeleton
 from workscribe.redact.text import Hit, find_hits
 
 MIN_HOST_LEN = 4  # shorter host names ("vm", "pc") are ordinary words too
@@ -35,6 +40,11 @@ class Identity:
     def find(self, text: str) -> list[Hit]:
         """Hits labelled ``home``, ``user_host`` or ``host``, in order."""
         return [Hit(m.lastgroup or "", m.start(), m.end()) for m in self.pattern.finditer(text)]
+
+    def find_ocr(self, text: str) -> list[Hit]:
+        """As ``find``, in a line read by OCR: confusable characters and case are folded first."""
+        folded = Identity(ocr_skeleton(self.home), ocr_skeleton(self.user), ocr_skeleton(self.host))
+        return folded.find(ocr_skeleton(text))
 
 
 @lru_cache(maxsize=8)
@@ -62,10 +72,19 @@ def device_identity() -> Identity:
 
 def find_private(text: str, identity: Identity | None = None) -> list[Hit]:
     """Secrets and PII (``find_hits``) and the contributor's identity, without overlaps, in order."""
-    hits = find_hits(text)
-    taken = [(h.start, h.end) for h in hits]
-    for h in (identity or device_identity()).find(text):
-        if not any(h.start < end and start < h.end for start, end in taken):
+    return _merge(find_hits(text), (identity or device_identity()).find(text))
+
+
+def find_private_ocr(text: str, identity: Identity | None = None) -> list[Hit]:
+    """``find_private`` for a line read by OCR (``find_hits_ocr``, ``Identity.find_ocr``): the
+    screen recorder's finder."""
+    return _merge(find_hits_ocr(text), (identity or device_identity()).find_ocr(text))
+
+
+def _merge(hits: list[Hit], identity_hits: list[Hit]) -> list[Hit]:
+    """Secret and PII hits, and the identity hits that overlap none of them, in order."""
+    for h in identity_hits:
+        if not any(h.start < other.end and other.start < h.end for other in hits):
             hits.append(h)
     return sorted(hits, key=lambda h: h.start)
 

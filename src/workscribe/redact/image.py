@@ -13,8 +13,9 @@ Reading the text of a region costs the least that works:
 3. **OCR with detection** for ink that is not a line of text (taller than ``MAX_LINE_HEIGHT``).
 
 OCR is rapidocr-onnxruntime (models inside the wheel, no download), in a child process at low
-priority in the recorder (``redact.ocr.OcrProcess``). Each line's text goes through the finder
-(``redact.text.find_hits``, or the recorder's, which adds the contributor's identity); the cells
+priority in the recorder (``redact.ocr.OcrProcess``). Each line's text goes through the finder, by
+default the rules that allow for OCR's errors (``redact.ocr_text.find_hits_ocr``: ``x0xb-...``,
+``tokenAKIA...``; the recorder's adds the contributor's identity, ``identity.find_private_ocr``); the cells
 under a hit, widened by a cell each side (by ``pad_chars`` characters for OCR'd text), are filled.
 """
 
@@ -29,7 +30,8 @@ import numpy as np
 
 from workscribe.redact import glyphs as gl
 from workscribe.redact.ocr import LocalOcr, Ocr
-from workscribe.redact.text import Hit, find_hits
+from workscribe.redact.ocr_text import find_hits_ocr
+from workscribe.redact.text import Hit
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 Rect = tuple[int, int, int, int]  # x, y, w, h
@@ -67,10 +69,10 @@ class ImageRedactor:
     """
 
     def __init__(self, pad_chars: float = 1.5, min_score: float = 0.5,
-                 finder: Callable[[str], list[Hit]] = find_hits, ocr: Ocr | None = None,
+                 finder: Callable[[str], list[Hit]] = find_hits_ocr, ocr: Ocr | None = None,
                  glyphs: bool = True) -> None:
         self.pad_chars = pad_chars
-        self.finder = finder  # the recorder adds the contributor's identity (``identity.find_private``)
+        self.finder = finder  # the recorder adds the contributor's identity (``identity.find_private_ocr``)
         self.min_score = min_score
         self.ocr: Ocr = ocr or LocalOcr()
         self.use_glyphs = glyphs
@@ -96,6 +98,10 @@ class ImageRedactor:
         """All text OCR reads in an image (RGB or BGRA), for checks: one line per detected box."""
         rgb = image[..., 2::-1] if image.shape[2] == 4 else image
         return "\n".join(text for _, text in self._ocr(rgb))
+
+    def read_lines(self, image: np.ndarray) -> list[tuple[Box, str]]:
+        """The lines OCR reads in ``image`` (RGB or BGRA), with their boxes; unsure reads left out."""
+        return self._ocr(image[..., 2::-1] if image.shape[2] == 4 else image)
 
     def find(self, image: np.ndarray, region: Box | None = None, kept: list[Rect] | None = None,
              skip: list[Rect] | None = None) -> list[ImageHit]:

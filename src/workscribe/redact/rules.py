@@ -55,7 +55,7 @@ def placeholder(label: str) -> str:
     return f"<{PII_LABELS[label]}>" if label in PII_LABELS else f"<SECRET:{label}>"
 
 
-def _mixed(s: str) -> bool:
+def mixed(s: str) -> bool:
     """Random tokens mix classes; words, paths and identifiers rarely have digits and both cases."""
     return any(c.isdigit() for c in s) and any(c.isupper() for c in s) and any(c.islower() for c in s)
 
@@ -93,6 +93,27 @@ def _before(pattern: str) -> re.Pattern[str]:
 
 
 _EDGE = r"(?![\w-])"
+
+# A private key block: its BEGIN line, then key material (base64 body lines, PEM headers such as
+# ``Proc-Type:``/``DEK-Info:`` and the blank line after them), then its END line. A block ends at
+# its END line or at the first line that is not key material, so a truncated key pasted into a log
+# takes the log lines after it with it no more. Line breaks may be real or escaped (``\n`` inside a
+# JSON or code string); a body line may be quoted and continued (``"MIIE...\n" +``).
+_PEM_SEP = r"(?:\r?\n|\\r\\n|\\n)"
+_PEM_B64 = r"=?[A-Za-z0-9+/]+={0,2}"  # "=" first: the checksum line of a PGP key
+# the end of a line of the block: a string closed (`\n" +`, `",`), a shell line continued (` \`)
+_PEM_LINE_END = r"(?:(?:\\r)?\\n(?=[\"'`]))?[\"'`]?[ \t]*(?:[,+]|\\(?=\r?\n))?[ \t]*\r?"
+_PEM_HEADER = r"[ \t]*(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset|MessageID):[^\n\\]*"
+_PEM_BODY_LINE = (rf"[ \t]*[\"'`]?{_PEM_B64}{_PEM_LINE_END}"
+                  r"(?=\r?\n|\\n|\\r\\n|\Z|[ \t]*-----END)")  # the whole line, not a word of a log line
+_PEM_END = r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+PRIVATE_KEY_REST = (rf"(?:{_PEM_SEP}{_PEM_HEADER})*(?:{_PEM_SEP}[ \t]*\r?(?={_PEM_SEP}))?"
+                    rf"(?:{_PEM_SEP}{_PEM_BODY_LINE})*(?P<end>(?:{_PEM_SEP})?[ \t]*[\"'`]?{_PEM_END})?")
+"""What follows the BEGIN line in a private key block: headers, a blank line, body lines, the END line."""
+# the BEGIN line; the rest of its line is a body too (a key whose line breaks became spaces)
+PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+                               rf"(?:[ \t]*{_PEM_B64}(?:[ \t]+{_PEM_B64})*)?{_PEM_LINE_END}"
+                               + PRIVATE_KEY_REST)
 _T = TokenRule
 TOKENS: list[TokenRule] = [
     _T("aws_access_key", re.compile(r"A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])"),
@@ -111,12 +132,11 @@ TOKENS: list[TokenRule] = [
     _T("stripe_key", re.compile(r"rk_(?:live|test)_[A-Za-z0-9]{16,}" + _EDGE), first="rk_"),
     _T("stripe_key", re.compile(r"whsec_[A-Za-z0-9+/=]{24,}" + _EDGE)),
     _T("anthropic_key", re.compile(r"sk-ant-[a-z]+\d*-[\w-]{20,}" + _EDGE), first="sk-ant-"),
-    _T("openai_key", re.compile(r"sk-(?!ant-)(?:[a-z]+-)?[\w-]{20,}" + _EDGE), check=_mixed, first="sk-"),
+    _T("openai_key", re.compile(r"sk-(?!ant-)(?:[a-z]+-)?[\w-]{20,}" + _EDGE), check=mixed, first="sk-"),
     _T("npm_token", re.compile(r"npm_[A-Za-z0-9]{36}" + _EDGE), first="npm_"),
     _T("pypi_token", re.compile(r"pypi-AgE[\w-]{50,}"), first="pypi-"),
     _T("jwt", re.compile(r"eyJ[\w-]{6,}\.eyJ[\w-]{6,}(?:\.[\w-]*){0,3}"), first="eyJ"),
-    _T("private_key", re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
-                                 r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S)),
+    _T("private_key", PRIVATE_KEY_BLOCK),
     _T("private_key", re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}"), check=_b64_private_key),
     _T("azure_storage_key", re.compile(r"AccountKey=([A-Za-z0-9+/]{40,}={0,2})"), 1),
     _T("azure_storage_key", re.compile(r"SharedAccessKey=([A-Za-z0-9+/]{40,}={0,2})"), 1),
@@ -163,23 +183,28 @@ _RUN_CHARS = string.ascii_letters + string.digits + "_-"
 _RUNS = str.maketrans(_RUN_CHARS, "a" * len(_RUN_CHARS))
 _LONG_RUN = re.compile("a" * 15 + "a*")  # on the translated copy: 15 or more [\w-] in a row
 _RUN_PREFIX = re.compile("|".join(sorted({re.escape(r.first) for r in RUN_RULES}, key=len, reverse=True)))
+_ANY_RUN_PREFIX = re.compile(f"(?=({_RUN_PREFIX.pattern}))")  # every position where a prefix starts
 _RUN_BY_FIRST: dict[str, list[TokenRule]] = collections.defaultdict(list)
 for _rule in RUN_RULES:
     _RUN_BY_FIRST[_rule.first].append(_rule)
 
 
-def find_tokens(text: str, gated: bool) -> Iterator[Found]:
+def find_tokens(text: str, gated: bool, glued: bool = False) -> Iterator[Found]:
     """Vendor tokens, private key blocks and passwords in URLs (``gated``: only if an anchor is there).
 
     Most vendor tokens are long runs of ``[\\w-]`` that start with a known prefix: those are found
     with one scan for long runs (in a copy where every such character is ``a``) and a look at how
-    each run starts; the other rules scan the text for their own literal.
+    each run starts; the other rules scan the text for their own literal. ``glued``: a token may
+    also start inside a run, right after a word (OCR drops spaces: ``tokenAKIA...``).
     """
     if gated and not TOKEN_GATE.search(text):
         return
     for rule in SCANNED_RULES:
         for m in rule.pattern.finditer(text):
-            yield from _token(text, rule, m)
+            yield from _token(text, rule, m, glued)
+    if glued:
+        yield from _glued_tokens(text)
+        return
     for run in _LONG_RUN.finditer(text.translate(_RUNS)):
         p = run.start()
         if first := _RUN_PREFIX.match(text, p):
@@ -188,7 +213,16 @@ def find_tokens(text: str, gated: bool) -> Iterator[Found]:
                     yield from _token(text, rule, m)
 
 
-def _token(text: str, rule: TokenRule, m: re.Match[str]) -> Iterator[Found]:
+def _glued_tokens(text: str) -> Iterator[Found]:
+    """The run-prefixed tokens of ``find_tokens`` starting anywhere in a run, not only at its start."""
+    for run in _LONG_RUN.finditer(text.translate(_RUNS)):
+        for first in _ANY_RUN_PREFIX.finditer(text, run.start(), run.end()):
+            for rule in _RUN_BY_FIRST[first.group(1)]:
+                if m := rule.pattern.match(text, first.start()):
+                    yield from _token(text, rule, m, glued=True)
+
+
+def _token(text: str, rule: TokenRule, m: re.Match[str], glued: bool = False) -> Iterator[Found]:
     """The hit for a candidate of ``rule``, if its context and value checks pass."""
     start = m.start()
     ctx = None
@@ -198,7 +232,7 @@ def _token(text: str, rule: TokenRule, m: re.Match[str]) -> Iterator[Found]:
             return
         if rule.widen:
             start = ctx.start()
-    elif start and text[start - 1] in _WORDISH:
+    elif start and text[start - 1] in _WORDISH and not (glued and text[start - 1].isalnum()):
         return
     value = m.group(rule.group)
     if rule.check is not None and not rule.check(value):
@@ -365,7 +399,7 @@ def _random_looking(v: str) -> bool:
     """A string next to a keyword that looks generated: digits and letters, high Shannon entropy."""
     if not _DIGIT.search(v) or v.isdigit() or _WORDS_OR_NAMES.fullmatch(v):
         return False  # `sha256_module.sha256`, `ip3._get_networks_key`, `bert-base-uncased`
-    if "/" in v and not _mixed(v.replace("/", "")):
+    if "/" in v and not mixed(v.replace("/", "")):
         return False  # a path
     v = v[:64]
     return entropy(v) >= (3.0 if _HEXDIGITS.fullmatch(v) else 3.5)

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from workscribe.redact import pii, rules
 from workscribe.redact.rules import PII_LABELS, Found, placeholder
 
-RULESET_VERSION = "text-2026.11.3"
+RULESET_VERSION = "text-2026.11.4"
 _PII_GATE = re.compile(r"[\d@]|dot")
 SMALL_TEXT = 256  # shorter texts are gated by one cheap search per rule family first
 _BEGIN = "PRIVATE KEY"
 _BLOCK_START = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_BLOCK_END = re.compile(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_KEY_REST = re.compile(rules.PRIVATE_KEY_REST)  # key material after a block's BEGIN line
 MAX_BLOCK_LINES = 200  # a private key block longer than this is closed by force (and all redacted)
 BATCH_LINES = 1024  # redact_lines works on batches of this many lines
 
@@ -62,7 +62,7 @@ def category(label: str) -> str:
     return "pii" if label in PII_LABELS else "secret"
 
 
-def _lower(text: str) -> str:
+def lower_keeping_offsets(text: str) -> str:
     """``text.lower()`` with the same length, so offsets in it are offsets in ``text``."""
     low = text.lower()
     if len(low) == len(text):
@@ -78,15 +78,15 @@ def find_hits(text: str) -> list[Hit]:
 def _find(text: str) -> list[Found]:
     small = len(text) < SMALL_TEXT
     found: list[Found] = list(rules.find_tokens(text, gated=small))
-    low = _lower(text)
+    low = lower_keeping_offsets(text)
     if not small or rules.KEYWORD_GATE.search(low):
         found.extend(rules.find_keywords(text, low))
     if not small or _PII_GATE.search(text):
         found.extend(pii.find_pii(text, low))
-    return _resolve(found) if found else found
+    return resolve(found) if found else found
 
 
-def _resolve(found: list[Found]) -> list[Found]:
+def resolve(found: list[Found]) -> list[Found]:
     """Drops hits that overlap a hit of higher priority or, at equal priority, a longer one."""
     found.sort(key=lambda f: (-f[3], f[0] - f[1], f[0]))
     starts: list[int] = []
@@ -133,13 +133,16 @@ def redact_lines(lines: Iterable[str], batch_lines: int = BATCH_LINES,
 
     Lines are given without their terminators. They are redacted in batches of ``batch_lines``
     (no rule crosses a line break, so a batch gives the same result as one line at a time, only
-    faster), except that a private key block is never split: when a batch ends inside one, the
-    lines from its BEGIN on are held until the block ends or ``MAX_BLOCK_LINES`` lines have passed,
-    and the whole block is redacted, its line count kept. ``counts``, if given, is updated with the
-    number of hits of each label.
+    faster), except that a private key block is never split: when a batch ends inside one (its
+    last lines are still key material), the lines from its BEGIN on are held until the block ends
+    (at its END line or at the first line that is not key material) or ``MAX_BLOCK_LINES`` lines
+    have passed, and the whole block is redacted, its line count kept. A block closed by force
+    goes on being blanked for as long as key material follows, so the result is always the one
+    ``redact_text`` gives. ``counts``, if given, is updated with the number of hits of each label.
     """
     it = iter(lines)
     held: list[str] = []
+    continued = False  # the batch starts inside a block closed by force
     while True:
         chunk = list(itertools.islice(it, batch_lines))
         batch = held + chunk if held else chunk
@@ -147,34 +150,48 @@ def redact_lines(lines: Iterable[str], batch_lines: int = BATCH_LINES,
             return
         held = []
         text = "\n".join(batch)
+        skip = 0  # characters at the start of ``text`` that belong to a block already redacted
+        if continued:
+            skip, continued = _continued(text)
         if chunk and _BEGIN in text:
-            opened = _open_block(text)
+            opened = _open_block(text, skip)
             if opened >= 0:
                 first = text.count("\n", 0, opened)
                 if len(batch) - first < MAX_BLOCK_LINES:
                     held = batch[first:]
                     batch = batch[:first]
-                    text = "\n".join(batch)
-                else:  # closed by force: this block (all of it redacted) ends the batch
+                else:  # closed by force: this block ends the batch, the next batch continues it
                     held = batch[first + MAX_BLOCK_LINES:]
                     batch = batch[:first + MAX_BLOCK_LINES]
-                    text = "\n".join(batch)
+                    continued = True
+                text = "\n".join(batch)
             if not batch:
                 continue
-        found = _find(text)
+        rest = text[skip:] if skip else text
+        found = _find(rest)
         if counts is not None:
             counts.update(f[2] for f in found)
-        yield from _split(_substitute(text, found), batch)
+        yield from _split("\n" * text.count("\n", 0, skip) + _substitute(rest, found), batch)
 
 
-def _open_block(text: str) -> int:
-    """Where the last private key block of ``text`` begins if it has no END yet, else -1."""
+def _open_block(text: str, start: int = 0) -> int:
+    """Where the last private key block of ``text`` (from ``start`` on) begins if it is still open
+    at the end of ``text`` (no END line yet, and key material up to the end), else -1."""
     last = -1
-    for m in _BLOCK_START.finditer(text):
+    for m in _BLOCK_START.finditer(text, start):
         last = m.start()
-    if last < 0 or _BLOCK_END.search(text, last):
+    if last < 0:
         return -1
-    return last
+    block = rules.PRIVATE_KEY_BLOCK.match(text, last)
+    return last if block and block.group("end") is None and block.end() == len(text) else -1
+
+
+def _continued(text: str) -> tuple[int, bool]:
+    """How much of ``text`` is key material continuing a block closed by force, and whether the
+    block is still open at its end."""
+    m = _KEY_REST.match("\n" + text)
+    end = m.end() - 1 if m else 0
+    return max(0, end), bool(m) and m.group("end") is None and end == len(text)
 
 
 def _split(redacted: str, batch: list[str]) -> list[str]:
