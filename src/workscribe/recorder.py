@@ -34,11 +34,11 @@ from workscribe.redact.image import ImageRedactor
 from workscribe.redact.keystrokes import KeystrokeRedactor
 from workscribe.redact.ocr import OcrProcess
 from workscribe.redact.page_text import PageTextIndex, view_from_snapshot
+from workscribe.redact.stage import RedactionStage
 from workscribe.redact.text import RULESET_VERSION
 from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
-from workscribe.sources.browser import browser_family, redact_event
-from workscribe.sources.shell import redact_event as redact_shell
+from workscribe.sources.browser import browser_family
 from workscribe.sources.supervise import SourceSupervisor
 from workscribe.spool import crypto
 from workscribe.spool.retention import delete_recordings, expired_recordings
@@ -101,7 +101,8 @@ class Recorder:
         self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
         self._focus_moves: deque[int] = deque(maxlen=8)  # times of recent Tab presses (focus moves)
         self.browser: Any = None  # the browser source, when consented
-        self.keys = KeystrokeRedactor(find_private)  # typed text is held until its run ends, then redacted
+        # every kept event passes one redaction stage; typed text is held until its run ends
+        self.redaction = RedactionStage(KeystrokeRedactor(find_private))
         self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
         self.ready = False  # every source started
@@ -138,25 +139,8 @@ class Recorder:
             self.screen.on_input(kept[-1])
 
     def _store(self, kept: list[Event]) -> None:
-        """Redacts kept events and hands them to the spool (call with the lock held)."""
-        out: list[Event] = []
-        for event in kept:
-            if event["source"] == "browser":  # not input: it must not end a run of typing
-                out.append(redact_event(event))
-                continue
-            if event["source"] == "shell":
-                out.append(redact_shell(event))
-                continue
-            if event["source"] in ("files", "git"):  # redacted by their sources
-                out.append(event)
-                continue
-            if event["source"] == "window" and event["data"].get("title"):
-                event = {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
-            elif event["source"] == "input" and event["data"].get("window"):  # the window under the pointer
-                window = {**event["data"]["window"]}
-                window["title"] = redact_private(window.get("title") or "")
-                event = {**event, "data": {**event["data"], "window": window}}
-            out += self.keys.push(event)
+        """Redacts kept events (``redact.stage``) and hands them to the spool (call with the lock held)."""
+        out = self.redaction.events(kept)
         if out:
             assert self.spool is not None
             self.spool.put_events(out)
@@ -231,7 +215,7 @@ class Recorder:
             closed = self.guard.set_paused(paused)
             if self.spool is not None:
                 self._store(closed)
-                self.spool.put_events(self.keys.flush())  # what was typed before the pause
+                self.spool.put_events(self.redaction.flush())  # what was typed before the pause
 
     def handle(self, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
         """Answers a control request: ``status``, ``pause``, ``resume``, ``stop``, ``task_start``
@@ -352,7 +336,7 @@ class Recorder:
                     break
                 self._stop.wait(min(0.25, remaining))  # held typed text is released within 0.25 s
                 with self._lock:
-                    released = self.keys.tick(now_ns())
+                    released = self.redaction.tick(now_ns())
                     if released:
                         self.spool.put_events(released)
                 if not self.spool.alive:
@@ -380,7 +364,7 @@ class Recorder:
                 self._release_keys(force=True)
             with self._lock:
                 self._store(self.guard.close())
-                self.spool.put_events(self.keys.flush())
+                self.spool.put_events(self.redaction.flush())
             if self.frames is not None:
                 self.frames.close()
             try:
@@ -402,7 +386,8 @@ class Recorder:
                         "frames_not_by_page_text": dict(self.pages.refused)} if self.frames else {},
                 "frames_skipped_low_disk": self.spool.frames_skipped_low_disk,
                 "evicted": len(self.spool.evicted),
-                "dropped_out_of_scope": self.guard.dropped}
+                "dropped_out_of_scope": self.guard.dropped,
+                "refused_no_redaction_rule": dict(self.redaction.refused)}
 
     def _start_display_sources(self) -> None:
         """The window, browser, screen and input sources of the consent (X11). Each is started by a
