@@ -101,7 +101,7 @@ def without_blocks(ink: np.ndarray, lines: list[tuple[int, int]]) -> np.ndarray:
     return out
 
 
-def find_grid(ink: np.ndarray) -> Grid | None:
+def find_grid(ink: np.ndarray, max_pitch: int = MAX_PITCH) -> Grid | None:
     """The cell grid of monospace text in ``ink`` (rows x columns), or None if there is none.
 
     A grid's boundary columns carry (almost) no ink: the smallest pitch whose best offset leaves
@@ -115,7 +115,7 @@ def find_grid(ink: np.ndarray) -> Grid | None:
     if total == 0 or xs.size == 0:
         return None
     span = xs[-1] - xs[0] + 1
-    for pitch in range(MIN_PITCH, MAX_PITCH + 1):
+    for pitch in range(MIN_PITCH, min(max_pitch, MAX_PITCH) + 1):
         if span < MIN_CELLS * pitch:
             return None
         best_ink, best_offset = min((int(cols[offset::pitch].sum()), offset) for offset in range(pitch))

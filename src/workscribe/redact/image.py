@@ -49,12 +49,24 @@ class ImageHit:
     line: str  # the line as read, redacted (safe to print)
 
 
-def _render(ink: np.ndarray) -> np.ndarray:
-    """Black ink on white, with a margin: what OCR reads best."""
+def _render(ink: np.ndarray, shade: np.ndarray | None = None) -> np.ndarray:
+    """Dark ink on white, with a margin: what OCR reads best. ``shade`` (0 background .. 255 ink,
+    the same shape) keeps anti-aliasing; else the ink is drawn black."""
     h, w = ink.shape
     out = np.full((h + 2 * PAD, w + 2 * PAD, 3), 255, np.uint8)
-    out[PAD:PAD + h, PAD:PAD + w][ink] = 0
+    if shade is None:
+        out[PAD:PAD + h, PAD:PAD + w][ink] = 0
+    else:
+        out[PAD:PAD + h, PAD:PAD + w] = (255 - shade)[:, :, None]
     return out
+
+
+def shade_of(pixels: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """How far each pixel is from the background colour, stretched to 0..255 (whatever the colours:
+    a dark theme, coloured output and anti-aliased edges all become grey levels of one ink)."""
+    diff = np.abs(pixels.astype(np.int32) - bg).max(axis=2)
+    top = max(int(diff.max()), gl.INK_DELTA + 1)
+    return np.clip(diff * 255 // top, 0, 255).astype(np.uint8)
 
 
 class ImageRedactor:
@@ -146,11 +158,12 @@ class ImageRedactor:
             self._heights[(x0, x1)] = typical
         grid = None
         if self.use_glyphs and lines:
-            grid = self._grid_of(gl.without_blocks(ink, lines), (x0, x1), len(lines))
+            grid = self._grid_of(gl.without_blocks(ink, lines), (x0, x1), len(lines),
+                                 self._heights.get((x0, x1)) or typical or max(b - a for a, b in lines))
         if grid is not None:
             hits = self._grid_lines(ink, lines, grid, x0, y0)
         else:
-            hits = self._plain_lines(ink, lines, x0, y0)
+            hits = self._plain_lines(ink, shade_of(pixels, bg), lines, x0, y0)
         for a, b in tall:  # a panel of another colour (a tab strip, a code block): its own background
             cols = np.flatnonzero(ink[a:b].any(axis=0))
             inner = (x0 + int(cols[0]), y0 + a, x0 + int(cols[-1]) + 1, y0 + b)
@@ -204,14 +217,16 @@ class ImageRedactor:
                 hits += self._segment_hits(segments, y0 + a, y0 + b)
         return hits
 
-    def _grid_of(self, line_ink: np.ndarray, span: tuple[int, int], n_lines: int) -> gl.Grid | None:
+    def _grid_of(self, line_ink: np.ndarray, span: tuple[int, int], n_lines: int,
+                 line_height: int | None) -> gl.Grid | None:
         """The grid of the text in a region of a window (``span``: its columns): the one found
         earlier on many lines of that window while the text still fits it, else a new estimate
         (kept when it rests on three lines or more)."""
         known = self._grids.get(span)
         if known is not None and gl.fits_grid(line_ink, known):
             return known
-        grid = gl.find_grid(line_ink)
+        # a monospace cell is narrower than its line is tall: a wider "pitch" is two or more cells
+        grid = gl.find_grid(line_ink, max_pitch=int(0.9 * line_height) if line_height else gl.MAX_PITCH)
         if grid is not None and n_lines >= 3:
             self._grids[span] = grid
             if len(self._grids) > 64:
@@ -237,7 +252,7 @@ class ImageRedactor:
             todo -= set(best)
         return batch or list(unread.items())[:size]
 
-    def _plain_lines(self, ink: np.ndarray, lines: list[tuple[int, int]], x0: int,
+    def _plain_lines(self, ink: np.ndarray, shade: np.ndarray, lines: list[tuple[int, int]], x0: int,
                      y0: int) -> list[ImageHit]:
         """Lines of proportional text: cut into words at gaps of about a space, each word read by
         OCR once (words are cached by their pixels, so a line that scrolled or a word seen before
@@ -247,12 +262,13 @@ class ImageRedactor:
             segments = _segments(ink[a:b].any(axis=0), max(3, round(0.35 * (b - a))))
             keys = [_word_key(ink[a:b, s:e]) for s, e in segments]
             cut.append((a, b, segments, keys))
-        todo: dict[bytes, np.ndarray] = {}
+        todo: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         for a, b, segments, keys in cut:
             for (s, e), key in zip(segments, keys, strict=True):
                 if key not in self._words and key not in todo:
-                    todo[key] = ink[a:b, s:e]
-        for key, text in zip(todo, self._recognize(list(todo.values())), strict=True):
+                    todo[key] = (ink[a:b, s:e], shade[a:b, s:e])
+        inks, shades = [i for i, _ in todo.values()], [sh for _, sh in todo.values()]
+        for key, text in zip(todo, self._recognize(inks, shades), strict=True):
             self._words[key] = text
             if len(self._words) > MAX_CACHED_WORDS:
                 self._words.popitem(last=False)
@@ -267,13 +283,14 @@ class ImageRedactor:
             hits += self._segment_hits(read, y0 + a, y0 + b)
         return hits
 
-    def _recognize(self, crops: list[np.ndarray]) -> list[str]:
-        """OCR's text of each ink crop ("" where it is not confident)."""
+    def _recognize(self, crops: list[np.ndarray], shades: list[np.ndarray] | None = None) -> list[str]:
+        """OCR's text of each ink crop ("" where it is not confident); ``shades``: their grey levels."""
         if not crops:
             return []
         self.stats["words_ocr"] += len(crops)
+        images = [_render(c, shades[i] if shades is not None else None) for i, c in enumerate(crops)]
         texts = [text.strip() if score >= self.min_score else ""
-                 for text, score in self.ocr.recognize([_render(c) for c in crops])]
+                 for text, score in self.ocr.recognize(images)]
         # OCR reads nothing in a lone dot: a small blob on the line's bottom is a period (or a
         # comma), which an address or a host name needs
         return [t or ("." if _is_dot(c) else "") for t, c in zip(texts, crops, strict=True)]
