@@ -375,8 +375,9 @@ def test_a_click_that_activates_another_window_belongs_to_that_window(xdisplay: 
         rec = recorder()
         click_into(right_id)
         click_into(left_id)
-        # three window/active events, a motion, press and release per click
-        _until(lambda: rec.control("status")["events"] >= 9, what="the clicks in the spool")
+        # three window/active events and a press and release per click (motions are thinned, and a
+        # loaded machine may merge them: not counted)
+        _until(lambda: rec.control("status")["events"] >= 7, what="the clicks in the spool")
         code, _, err = rec.stop()
         assert code == 0, err
     finally:
