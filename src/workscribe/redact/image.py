@@ -37,6 +37,7 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 Rect = tuple[int, int, int, int]  # x, y, w, h
 PAD = 3  # pixels of background around a word crop given to OCR
 MAX_CACHED_WORDS = 16384
+SEGMENT_GAP = 0.8  # proportional text goes to OCR in pieces cut at gaps this share of the line's height
 _PERIODS = str.maketrans({",": ".", "+": ".", "·": ".", "•": "."})
 
 
@@ -259,7 +260,7 @@ class ImageRedactor:
         costs nothing)."""
         cut = []
         for a, b in lines:
-            segments = _segments(ink[a:b].any(axis=0), max(3, round(0.35 * (b - a))))
+            segments = _segments(ink[a:b].any(axis=0), max(3, round(SEGMENT_GAP * (b - a))))
             keys = [_word_key(ink[a:b, s:e]) for s, e in segments]
             cut.append((a, b, segments, keys))
         todo: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
