@@ -479,19 +479,6 @@ def bands_of_rows(rows: np.ndarray, h: int, w: int, margin: int = 8, gap: int = 
     return bands
 
 
-def read_region(before: np.ndarray, after: np.ndarray, band: Box, margin: int = 48) -> Box:
-    """The part of a changed ``band`` that must be read: from its left edge to past the last change.
-
-    Text is written left to right, so a secret that a change completes starts to the left of the
-    change (possibly far: read from the band's left edge) and ends at most a few characters after
-    it. Reading the whole width instead costs OCR time in proportion to the empty part of a line.
-    """
-    x0, y0, x1, y1 = band
-    cols = np.flatnonzero(np.any(before[y0:y1, x0:x1] != after[y0:y1, x0:x1], axis=(0, 2)))
-    right = x1 if cols.size == 0 else min(x1, x0 + int(cols[-1]) + 1 + margin)
-    return x0, y0, right, y1
-
-
 _MIX = np.random.default_rng().integers(1, 2**63, size=1 << 16, dtype=np.uint64) | np.uint64(1)
 
 
