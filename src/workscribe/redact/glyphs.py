@@ -29,7 +29,7 @@ MAX_LINE_HEIGHT = 64  # taller ink runs are not one line of text (images, panels
 MIN_PITCH, MAX_PITCH = 4, 24  # cell widths tried, pixels
 MIN_CELLS = 4  # a grid needs at least this many cells of text to be believed
 GRID_SLACK = 0.15  # boundary ink allowed, as a share of a uniform spread's (a glyph touching its edge)
-INVERTED = 0.55  # a cell with more ink than this share is drawn inverted (a block cursor, a selection)
+INVERTED = 0.7  # a cell with more ink than this share is drawn inverted (a block cursor, a selection)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 
@@ -213,7 +213,10 @@ def cell_keys(ink: np.ndarray, grid: Grid) -> tuple[int, list[bytes | None], np.
     cells[:, lo - first:hi - first] = ink[:, lo:hi]
     per_cell = cells.reshape(h, n, p).transpose(1, 0, 2)  # n x h x p
     amount = per_cell.sum(axis=(1, 2))
-    inverted = amount > INVERTED * h * p
+    # a block (cursor, selection) fills its cell to both edges; a dense glyph ('M' in a short line,
+    # stems on the edges) leaves more of the cell blank and is not taken for one
+    edges = np.minimum(per_cell[:, :, 0].mean(axis=1), per_cell[:, :, -1].mean(axis=1))
+    inverted = (amount > INVERTED * h * p) & (edges >= 0.8)
     glyphs = per_cell.copy()
     if inverted.any():  # inside the block, the glyph is what is not ink; rows past the block are not it
         block = per_cell[inverted]

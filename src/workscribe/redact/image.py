@@ -162,7 +162,7 @@ class ImageRedactor:
             grid = self._grid_of(gl.without_blocks(ink, lines), (x0, x1), len(lines),
                                  self._heights.get((x0, x1)) or typical or max(b - a for a, b in lines))
         if grid is not None:
-            hits = self._grid_lines(ink, lines, grid, x0, y0)
+            hits = self._grid_lines(ink, lambda: shade_of(pixels, bg), lines, grid, x0, y0)
         else:
             hits = self._plain_lines(ink, shade_of(pixels, bg), lines, x0, y0)
         for a, b in tall:  # a panel of another colour (a tab strip, a code block): its own background
@@ -174,8 +174,8 @@ class ImageRedactor:
                 hits += self._detect_in(image, inner)
         return hits
 
-    def _grid_lines(self, ink: np.ndarray, lines: list[tuple[int, int]], grid: gl.Grid, x0: int,
-                    y0: int) -> list[ImageHit]:
+    def _grid_lines(self, ink: np.ndarray, shading: Callable[[], np.ndarray], lines: list[tuple[int, int]],
+                    grid: gl.Grid, x0: int, y0: int) -> list[ImageHit]:
         """Lines of monospace text: read from the glyph table; OCR reads (once) each distinct word
         that holds a glyph not known yet, and teaches the table."""
         p = grid.pitch
@@ -185,14 +185,25 @@ class ImageRedactor:
             first, keys, clean = gl.cell_keys(ink[a:b], grid)
             cut.append((a, b, first, keys, clean, gl.words(keys)))
         unread: dict[tuple[bytes | None, ...], np.ndarray] = {}
-        for *_, keys, clean, words in cut:
+        shades: dict[tuple[bytes | None, ...], np.ndarray | None] = {}
+        shade: np.ndarray | None = None
+        for a, b, first, keys, clean, words in cut:
             for s, e in words:
                 word = tuple(keys[s:e])
                 if word not in unread and word not in ocr_text and self.table.read(list(word)) is None:
-                    unread[word] = clean[:, s * p:e * p]
+                    unread[word] = glyph_ink = clean[:, s * p:e * p]
+                    # OCR reads anti-aliased text best in its grey levels; a word with an inverted
+                    # cell (a cursor) is drawn from its cleaned ink
+                    c0, c1 = first + s * p, first + e * p
+                    if c0 >= 0 and c1 <= ink.shape[1] and np.array_equal(glyph_ink, ink[a:b, c0:c1]):
+                        shade = shading() if shade is None else shade
+                        shades[word] = shade[a:b, c0:c1]
+                    else:
+                        shades[word] = None
         while unread:  # in small batches, so that what one batch teaches spares the next its OCR
             batch = self._teaching_batch(unread)
-            for (word, _), text in zip(batch, self._recognize([c for _, c in batch]), strict=True):
+            read = self._recognize([c for _, c in batch], [shades[w] for w, _ in batch])
+            for (word, _), text in zip(batch, read, strict=True):
                 del unread[word]
                 if not self.table.learn(list(word), text):
                     # OCR's reading does not match the cells: use it as it is, and never read it again
@@ -284,12 +295,14 @@ class ImageRedactor:
             hits += self._segment_hits(read, y0 + a, y0 + b)
         return hits
 
-    def _recognize(self, crops: list[np.ndarray], shades: list[np.ndarray] | None = None) -> list[str]:
+    def _recognize(self, crops: list[np.ndarray],
+                   shades: list[np.ndarray | None] | None = None) -> list[str]:
         """OCR's text of each ink crop ("" where it is not confident); ``shades``: their grey levels."""
         if not crops:
             return []
         self.stats["words_ocr"] += len(crops)
         images = [_render(c, shades[i] if shades is not None else None) for i, c in enumerate(crops)]
+        # (a crop with no shade given is drawn from its ink)
         texts = [text.strip() if score >= self.min_score else ""
                  for text, score in self.ocr.recognize(images)]
         # OCR reads nothing in a lone dot: a small blob on the line's bottom is a period (or a
