@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from workscribe.redact.corpus import luhn_number, random_string
+
 if TYPE_CHECKING:
     from workscribe.redact.image import ImageRedactor
 
@@ -64,20 +66,7 @@ class Planted:
     kind: str
 
 
-def _s(rng: random.Random, alphabet: str, n: int) -> str:
-    return "".join(rng.choice(alphabet) for _ in range(n))
-
-
-def _luhn(prefix: str, n: int, rng: random.Random) -> str:
-    """A card number of ``n`` digits starting with ``prefix``, with a valid Luhn check digit."""
-    body = prefix + _s(rng, DI, n - len(prefix) - 1)
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return body + str(-total % 10)
+_s = random_string
 
 
 def _iban(country: str, bban: str) -> str:
@@ -117,7 +106,7 @@ def planted_lines(seed: int = 0) -> list[Planted]:
         return f"{user}{rng.randrange(10, 99)}@{domain}"
 
     def card() -> str:
-        number = _luhn(rng.choice(["4", "51", "53", "55"]), 16, rng)
+        number = luhn_number(rng.choice(["4", "51", "53", "55"]), 16, rng)
         return " ".join(number[j:j + 4] for j in range(0, 16, 4)) if rng.random() < 0.5 else number
 
     def ip() -> str:

@@ -49,8 +49,12 @@ HOSTS = ["db.internal.example.com", "localhost", "api.example.com", "redis", "po
          "mq.example.org", "sql-prod-01.example.net", "cache.svc.cluster.local", "git.example.com"]
 
 
-def _s(rng: random.Random, alphabet: str, n: int) -> str:
+def random_string(rng: random.Random, alphabet: str, n: int) -> str:
+    """``n`` characters drawn from ``alphabet``."""
     return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+_s = random_string  # the short name the generators below use
 
 
 def _b64url(data: bytes) -> str:
@@ -251,7 +255,8 @@ def _secrets(rng: random.Random) -> list[Sample]:
 
 
 # ---------------------------------------------------------------- PII
-def _luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
+def luhn_number(prefix: str, length: int, rng: random.Random) -> str:
+    """A card number of ``length`` digits starting with ``prefix``, with a valid Luhn check digit."""
     digits = prefix + _s(rng, DI, length - len(prefix) - 1)
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -339,7 +344,7 @@ def _pii(rng: random.Random) -> list[Sample]:
                                                                                                         16),
                 ("3528", 16), ("36", 14), ("62", 16), ("4", 13), ("4", 19)]
     for i in range(60):
-        num = test_cards[i] if i < len(test_cards) else _luhn_complete(*rng.choice(prefixes), rng)
+        num = test_cards[i] if i < len(test_cards) else luhn_number(*rng.choice(prefixes), rng)
         style = i % 3
         if style == 1 and len(num) == 16:
             num = " ".join(num[j:j + 4] for j in range(0, 16, 4))
