@@ -12,8 +12,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from workscribe.dataset import patches
-from workscribe.dataset.patches import parse, split_lines
+from workscribe import patches
+from workscribe.patches import parse, split_lines
 from workscribe.sources.files import unified_diff
 
 # real text: the sources of a few standard-library modules, cut into files of a few hundred lines

@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from helpers import RecorderProcess, run_cli, spool_bytes
+from helpers import RecorderProcess, run_cli, spool_bytes, spool_events, wait_for
 from workscribe.envs.coding import (
     CALC_BUGGY,
     GIT_ENV,
@@ -51,7 +50,13 @@ def test_a_coding_session_is_recorded_without_a_display_and_exports_replay(shell
         session = coding_session(repo, sh)
         commit = session["commit"]
         assert "add is wrong" in session["failing"] and "all tests passed" in session["passing"]
-        time.sleep(1.0)  # let the file and git sources see the last changes
+
+        def last_changes_stored() -> bool:  # the files and git sources saw them, and they are on disk
+            events = spool_events(out)
+            edits = [e for e in events if e["source"] == "files" and e["kind"] == "edit"]
+            return len(edits) >= 4 and any(e["source"] == "git" and e["kind"] == "commit" for e in events)
+
+        wait_for(last_changes_stored, timeout=15, what="the last edit and the commit in the spool")
     finally:
         if sh is not None:
             sh.close()
@@ -157,7 +162,9 @@ def test_no_command_is_kept_while_paused_outside_the_repos_or_without_the_shell_
         sh.run(f"cd {tmp_path} && echo leaving-the-repo")  # cwd before was in the repo: kept
         sh.run("echo outside-the-repo")
         sh.run(f"cd {repo} && echo back")
-        time.sleep(0.5)
+        wait_for(lambda: any(e["kind"] == "command" and e["data"]["text"] == f"cd {repo} && echo back"
+                             for e in spool_events(tmp_path / "shell")),
+                 timeout=15, what="the last command in the spool")
         code, _, err = recorders[-1].stop()
         assert code == 0, err
     finally:
@@ -180,8 +187,8 @@ def test_an_edit_saved_the_moment_the_recorder_is_ready_is_recorded(ws_home: Pat
     files source watches the repository. Each round starts a real recorder, saves a file the moment
     it is ready and stops it; the edit must be in the spool."""
     from workscribe import paths
-    from workscribe.control import request
-    from workscribe.recorder import spawn_recorder, wait_until_ready
+    from workscribe.record.control import request
+    from workscribe.record.process import spawn_recorder, wait_until_ready
     from workscribe.sources.shell import port_file
 
     repo = tmp_path / "app"
@@ -193,10 +200,11 @@ def test_an_edit_saved_the_moment_the_recorder_is_ready_is_recorded(ws_home: Pat
         proc = spawn_recorder(out, None, ws_home, "--json", log=log)
         try:
             if round_ % 2:  # what a script may wait for instead: the port file hooked shells read
-                deadline = time.monotonic() + 30
-                while not port_file(ws_home).exists():
-                    assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.005)
+                def port_published(proc=proc, log=log) -> bool:
+                    assert proc.poll() is None, log.read_text()
+                    return port_file(ws_home).exists()
+
+                wait_for(port_published, timeout=30, interval=0.005, what="the shell's port file")
             else:
                 wait_until_ready(proc, ws_home, log=log)
             save(repo / "calc.py", f"# round {round_}\n" + CALC_BUGGY)
@@ -239,11 +247,13 @@ def test_a_full_disk_stops_the_recorder_with_exit_1_and_one_line(ws_home: Path, 
         assert status["disk"] == "low: frames paused" and status["frames_skipped_low_disk"] == 0
         fill_disk(tmpfs)
         rng = random.Random(0)
-        deadline = time.monotonic() + 30
-        while recorder.proc.poll() is None:  # each save is an edit whose diff no longer fits
-            assert time.monotonic() < deadline, "the recorder kept going on a full disk"
-            save(repo / "calc.py", "".join(f"# {rng.getrandbits(128):032x}\n" for _ in range(300)))
-            time.sleep(0.1)
+
+        def one_more_edit() -> bool:  # each save is an edit whose diff no longer fits
+            if recorder.proc.poll() is None:
+                save(repo / "calc.py", "".join(f"# {rng.getrandbits(128):032x}\n" for _ in range(300)))
+            return recorder.proc.poll() is not None
+
+        wait_for(one_more_edit, timeout=30, interval=0.1, what="the recorder to stop on a full disk")
         code, _, err = recorder.stop_waiting()
     finally:
         if recorder.proc.poll() is None:

@@ -38,7 +38,7 @@ def test_shell_hook_prints_code_for_bash_and_zsh_only(ws_home: Path) -> None:
 
 
 def test_export_of_a_spool_without_coding_work_gives_no_swe_records(ws_home: Path, tmp_path: Path) -> None:
-    from workscribe.spool.synthetic import write_synthetic_spool
+    from workscribe.testing.synthetic import write_synthetic_spool
 
     key = b"k" * 32
     (tmp_path / "spool.key").write_bytes(key)

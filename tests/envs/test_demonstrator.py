@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from Xlib import XK, X
 
+from helpers import wait_for
 from workscribe.envs.demonstrator import (
     DEMO_MARGIN,
     HumanDemonstrator,
@@ -53,12 +54,12 @@ def xterm(xdisplay: XDisplay, tmp_path: Path) -> Iterator[tuple[int, int, int, i
 
 
 def poll_file(path: Path, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text(encoding="utf-8").endswith("\n"):
-            return path.read_text(encoding="utf-8")
-        time.sleep(0.02)
-    raise AssertionError(f"{path.name} was not written")
+    """The file's text once it is written (a whole line)."""
+    def line() -> str | None:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        return text if text.endswith("\n") else None
+
+    return wait_for(line, timeout=timeout, interval=0.02, what=f"{path.name} to be written")
 
 
 # -- pure parts ---------------------------------------------------------------------------------

@@ -11,13 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import run_cli, wait_for
 from workscribe.envs.chromium import ChromiumLauncher
 from workscribe.envs.xdisplay import XDisplay, missing_programs, xdotool
 
@@ -211,7 +210,7 @@ def test_collect_rejects_bad_input_in_one_line(args: list[str], message: str, tm
 def test_collect_records_episodes_that_export_with_instruction_and_clicks_on_target(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from workscribe.dataset.export import ExportOptions, export
+    from workscribe.export.driver import ExportOptions, export
     from workscribe.spool import crypto
 
     _require_browser()
@@ -298,11 +297,13 @@ def test_collect_stopped_by_sigterm_stops_everything_it_started(tmp_path: Path) 
                              "--episodes", "100", "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
         log = out / "episodes.jsonl"
-        while not (log.exists() and log.read_text().count("\n") >= 1):  # mid-run: an episode is done
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
-            time.sleep(0.1)
+
+        def an_episode_done() -> bool:  # mid-run
+            assert proc.poll() is None, proc.communicate()[1]
+            return log.exists() and log.read_text().count("\n") >= 1
+
+        wait_for(an_episode_done, timeout=60, interval=0.1, what="the first episode's line")
         started = _descendants(proc.pid)
         names = {Path(f"/proc/{p}/comm").read_text().strip() for p in started if _alive(p)}
         assert {"Xvfb", "openbox", "chromedriver", "chromium"} <= names
@@ -323,8 +324,6 @@ def test_collect_stopped_by_sigterm_stops_everything_it_started(tmp_path: Path) 
                 proc.kill()
                 proc.communicate()
     assert proc.returncode == 1 and "Aborted." in err, err  # as Ctrl-C
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in started if _alive(p)]
+    wait_for(lambda: not [p for p in started if _alive(p)], timeout=10, interval=0.1,
+             what="every process collect started to end")
     assert not launcher_folder.exists()  # the wrapper script and Chromium's private files are gone

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from editkit import edit_diff
 from helpers import run_cli
-from workscribe.dataset.coding import CURSOR, REGION_END, REGION_START, WRITERS
 from workscribe.evaluate import coding
 from workscribe.evaluate.coding import delta_chrf, edit_region, shell_tokens, token_f1
+from workscribe.export.coding import CURSOR, REGION_END, REGION_START
+from workscribe.export.formats import ExportOptions, make_writer
 
 # ----- pieces
 
@@ -151,7 +151,7 @@ def write_export(root: Path, fmt: str, episode: dict) -> Path:
     """An export folder as the driver leaves it: the writer's files and the report naming the format."""
     out = root / fmt
     out.mkdir(parents=True)
-    writer = WRITERS[fmt](out, SimpleNamespace())
+    writer = make_writer(out, ExportOptions(format=fmt))
     writer.add(episode, "validation", None)
     (out / "workscribe_export.json").write_text(json.dumps({"format": fmt, **writer.close()}))
     return out

@@ -59,6 +59,8 @@ def test_secrets_printed_in_a_terminal_are_unreadable_in_every_stored_frame(
             xdotool(xdisplay.name, "type", "--delay", "40", command)
             xdotool(xdisplay.name, "key", "Return")
             xdotool(xdisplay.name, "click", "--delay", "0", "1")
+            # not a wait on the recorder: a person's pace, which lets frames to redact pile up (the
+            # kill -9 case stops the recorder with some still waiting)
             time.sleep(1.5)
         if stop == "kill -9":
             xdotool(xdisplay.name, "type", "--delay", "20", f"cat {env_file}")

@@ -7,8 +7,8 @@ import pytest
 
 from workscribe.bench.redact import bench_redact, evaluate
 from workscribe.redact import RULESET_VERSION, category, redact_lines, redact_text
-from workscribe.redact.corpus import build_corpus
 from workscribe.redact.pii import card_ok, iban_ok
+from workscribe.testing.corpus import build_corpus
 
 # fake tokens are assembled here, so that no secret-shaped literal sits in the source
 R = "a1B2" * 40

@@ -19,18 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli, spool_bytes
+from helpers import run_cli, spool_bytes, spool_events, wait_for
 from workscribe.envs.xdisplay import XDisplay, open_window, terminate, xdotool
 from workscribe.events import make_event
 from workscribe.guard import Consent, ConsentError, Guard, SiteMatcher
-from workscribe.sources.base import WindowInfo, WindowState
-from workscribe.sources.browser import (
-    BrowserSource,
-    browser_family,
-    devtools_from_args,
-    find_devtools,
-    redact_event,
-)
+from workscribe.redact.events import redact_browser_event
+from workscribe.sources.base import WindowInfo, WindowState, browser_family
+from workscribe.sources.browser import BrowserSource, devtools_from_args, find_devtools
 from workscribe.sources.cdp import CdpConnection, CdpError
 from workscribe.spool.reader import Spool
 
@@ -133,10 +128,8 @@ def test_find_devtools_walks_from_a_child_process_to_the_browser(tmp_path: Path)
                                f"--user-data-dir={profile}"], stdout=subprocess.PIPE, text=True)
     try:
         child = int(parent.stdout.readline())
-        deadline = time.monotonic() + 5
-        while not Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep"):  # forked, not yet exec'd
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep"), timeout=5,
+                 interval=0.01, what="the child's exec of sleep")  # forked, not yet exec'd
         found = find_devtools(child)
         assert found is not None and (found.pid, found.port) == (parent.pid, 41235)
         assert find_devtools(os.getpid()) is None
@@ -204,7 +197,7 @@ def test_redaction_of_browser_events() -> None:
          "box": [0, 0, 1, 1]},
         {"tag": "input", "type": "text", "value": "alice smith", "box": [0, 0, 1, 1]},
     ]})
-    data = redact_event(event)["data"]
+    data = redact_browser_event(event)["data"]
     assert EMAIL not in json.dumps(data) and "<EMAIL>" in data["url"]
     assert data["elements"][0]["text"] == "mail <EMAIL>"
     assert "value" not in data["elements"][1]
@@ -306,12 +299,8 @@ def chromium(xdisplay: XDisplay, tmp_path: Path) -> Iterator[dict]:
         wm_class="chromium", timeout=30)
     conn = None
     try:
-        deadline = time.monotonic() + 20
-        found = None
-        while found is None:
-            assert time.monotonic() < deadline, "Chromium did not open its DevTools port"
-            found = find_devtools(proc.pid)
-            time.sleep(0.05)
+        found = wait_for(lambda: find_devtools(proc.pid), timeout=20, interval=0.05,
+                         what="Chromium's DevTools port")
         conn = CdpConnection(found.ws_url(), lambda *a: None)
         yield {"proc": proc, "window": wid, "page": page, "conn": conn}
     finally:
@@ -333,10 +322,8 @@ def _eval(conn: CdpConnection, expression: str):
 
 
 def _wait_eval(conn: CdpConnection, expression: str, expected: object, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while (value := _eval(conn, expression)) != expected:
-        assert time.monotonic() < deadline, f"{expression} is {value!r}, not {expected!r}"
-        time.sleep(0.02)
+    wait_for(lambda: _eval(conn, expression) == expected, timeout=timeout, interval=0.02,
+             what=f"{expression} to be {expected!r}")
 
 
 def _center(conn: CdpConnection, selector: str) -> tuple[int, int]:
@@ -348,10 +335,7 @@ def _center(conn: CdpConnection, selector: str) -> tuple[int, int]:
 
 
 def _wait_state(rec, state: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while rec.control("status")["state"] != state:
-        assert time.monotonic() < deadline, f"the recorder did not reach {state!r}"
-        time.sleep(0.1)
+    rec.wait_status(f"the state {state!r}", lambda s: s["state"] == state, timeout=timeout)
 
 
 def _events(out: Path) -> list[dict]:
@@ -382,15 +366,29 @@ def test_pages_snapshots_clicks_and_passwords_in_a_real_browser(xdisplay: XDispl
     _click(xdisplay.name, *name_at)
     _wait_eval(conn, "document.activeElement.id", "name")  # keys typed sooner may reach the page first
     xdotool(xdisplay.name, "type", "--delay", "30", "alice smith")
+    _wait_eval(conn, "document.getElementById('name').value", "alice smith")  # the page has the keys
+    # not a wait on a condition (none is visible outside the recorder): a person's pause before the next
+    # click. The recorder holds keys (>= 80 ms, until the page's timeline covers them) but not clicks:
+    # with no pause, the last name keys are judged after the click into the password field, as secure
     time.sleep(0.3)
     # typed 50 ms after the click (sooner, the browser itself may still send keys to the name field):
     # the page's report of the focused password field may still be on its way when keys arrive
     xdotool(xdisplay.name, "mousemove", *map(str, pw_at), "click", "--delay", "0", "1", "sleep", "0.05",
             "type", "--delay", "20", PASSWORD)
+    _wait_eval(conn, "document.getElementById('pw').value.length", len(PASSWORD))
+    # a person's pause again: with none, the click is judged before the held password keys and splits
+    # their secure run in two
     time.sleep(0.3)
     _click(xdisplay.name, *button_at)
     _wait_eval(conn, "document.getElementById('out').textContent", "clicked 1")  # the click hit the button
-    time.sleep(1.5)  # the name field's held word shows once typing has paused
+
+    def clicked_and_name_shown(event: dict) -> bool:  # the name field's held word shows once typing paused
+        elements = event["data"]["elements"] if event["kind"] == "snapshot" else []
+        return (any(el.get("text") == "clicked 1" for el in elements)
+                and any(el.get("value") == "alice smith" for el in elements))
+
+    wait_for(lambda: any(clicked_and_name_shown(e) for e in spool_events(rec.out)), timeout=10, interval=0.1,
+             what="a stored snapshot after the click, with the name field's value")
     code, _, err = rec.stop()
     assert code == 0, err
 
@@ -436,7 +434,7 @@ def test_a_page_outside_the_sites_is_out_of_scope(xdisplay: XDisplay, recorder, 
     _click(xdisplay.name, *_center(conn, "#name"))
     xdotool(xdisplay.name, "type", "--delay", "30", "alice smith")
     _click(xdisplay.name, *_center(conn, "#go"))
-    time.sleep(1.0)
+    time.sleep(1.0)  # not a wait on a condition: time for the page to report and still be out of scope
     assert rec.control("status")["state"] == "out of scope"
     code, _, err = rec.stop()
     assert code == 0, err
@@ -489,15 +487,11 @@ def test_a_page_whose_first_navigation_was_under_way_when_the_source_attached_is
         source = BrowserSource(guard.sites, lambda: guard.state.active, guard.on_page, log=lambda m: None,
                                period_s=0.05)
         source.start(events.append)
-        deadline = time.monotonic() + 20
-        while source._active is None:  # it watches the blank page shown while the navigation waits
-            assert time.monotonic() < deadline, "the source never saw the browser's page"
-            time.sleep(0.02)
+        # it watches the blank page shown while the navigation waits
+        wait_for(lambda: source._active is not None, timeout=20, interval=0.02, what="the browser's page")
         release.set()
-        deadline = time.monotonic() + 10
-        while not any(e["kind"] == "snapshot" and e["data"]["url"] == url for e in events):
-            assert time.monotonic() < deadline, f"the page never reported; events: {events}"
-            time.sleep(0.05)
+        wait_for(lambda: any(e["kind"] == "snapshot" and e["data"]["url"] == url for e in events),
+                 timeout=10, interval=0.05, what="the page's report")
         assert guard.status == "recording"
         key = make_event("input", "key_press", {"keycode": 38, "key": "a", "text": "a", "mods": [],
                                                 "x": 10, "y": 10}, t=1)

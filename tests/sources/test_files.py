@@ -112,7 +112,7 @@ def test_atomic_saves_and_write_bursts_are_one_modify_of_the_target(repo: Path, 
         for chunk in ("moving\n", "along\n", "fast\n"):
             f.write(chunk)
             f.flush()
-            time.sleep(0.01)
+            time.sleep(0.01)  # not a wait: the save is written in chunks, apart in time, as tested
     edits = settle(repo, sink)
 
     assert sorted((e["data"]["path"], e["data"]["op"]) for e in edits) == [
@@ -264,7 +264,7 @@ def test_stop_emits_what_waits_then_leaves_no_thread_or_process(repo: Path) -> N
     assert set(threading.enumerate()) == threads
     assert child_processes() == children
     (repo / "a.txt").write_text("after stop\n")
-    time.sleep(0.2)
+    time.sleep(0.2)  # not a wait on a condition: time for a late event to show up, were one to come
     assert len(sink.events) == 2
 
 

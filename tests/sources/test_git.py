@@ -170,7 +170,7 @@ def test_stop_leaves_no_thread_or_process_and_nothing_after(repo: Path) -> None:
     assert child_processes() == children
     seen = len(sink.events)
     git(repo, "commit", "-q", "--allow-empty", "-m", "after stop")
-    time.sleep(0.2)
+    time.sleep(0.2)  # not a wait on a condition: time for a late event to show up, were one to come
     assert len(sink.events) == seen
 
 

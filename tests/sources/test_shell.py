@@ -7,22 +7,16 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from helpers import wait_for
 from shellkit import InteractiveShell
 from workscribe.events import now_ns
 from workscribe.sources.shell import ShellSource, hook_code
 
 SHELLS = ["bash"] + (["zsh"] if shutil.which("zsh") else [])
-
-
-def wait_for(events: list, n: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(events) < n and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def test_each_command_is_recorded_with_its_folders_exit_code_and_times(shell: st
         sh.run(" echo kept-out-of-history")  # a leading space: the shell does not keep it, nor do we
         sh.run("sleep 0.3; ls /nonexistent-ws")
         sh.run("echo one | tr o 0 && false")  # the same line again is a new command
-        wait_for(events, 4)
+        wait_for(lambda: len(events) >= 4, timeout=5, interval=0.02, what="the four commands' records")
         after = now_ns()
     finally:
         sh.close()
@@ -87,32 +81,49 @@ def test_records_with_a_wrong_token_are_refused(source) -> None:
     src, events = source
     with socket.create_connection(("127.0.0.1", src.port)) as s:
         s.sendall(b"WS1 C not-the-token bash 00000000 1 0 1.0 2.0 - 1\n/\0/\0ls\0  1  ls\n")
-    deadline = time.monotonic() + 3
-    while src.rejected == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: src.rejected, timeout=3, interval=0.02, what="the record's refusal")
     assert src.rejected == 1 and events == []
     assert (src.port_path.stat().st_mode & 0o777) == 0o600
 
 
-def test_the_hook_keeps_the_exit_status_for_the_prompt_and_parses(tmp_path: Path) -> None:
-    for shell in SHELLS:
-        code = hook_code(shell, tmp_path / "p", wrap_output=True)
+# the person's own prompt hook, run after ours: it shows the exit status of their last command
+OWN_PROMPT_HOOK = {"bash": "PROMPT_COMMAND='__mine=$?'\n",
+                   "zsh": "__mine_precmd() { __mine=$?; }\nprecmd_functions+=(__mine_precmd)\n"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_hook_keeps_the_exit_status_for_the_prompt_and_parses(shell: str, source, tmp_path: Path) -> None:
+    for wrap in (False, True):
+        code = hook_code(shell, tmp_path / "p", wrap_output=wrap)
         r = subprocess.run([shell, "-n"], input=code, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
-        assert "shell_pty" in code
+        assert ("shell_pty" in code) == wrap
+    src, events = source
+    sh = InteractiveShell(shell, OWN_PROMPT_HOOK[shell] + hook_code(shell, src.port_path), tmp_path / "home",
+                          tmp_path)
+    try:
+        sh.run("sh -c 'exit 7'")
+        after_7 = sh.run('echo "mine=$__mine"')
+        sh.run("false")
+        after_false = sh.run('echo "mine=$__mine status=$?"')
+        got = _wait_commands(events, ["sh -c 'exit 7'", "false"])
+    finally:
+        sh.close()
+    # the hook sent each command to the recorder in between, and the prompt hooks after it still saw
+    # the command's own status (and so does `$?` at the prompt)
+    assert got["sh -c 'exit 7'"]["exit_code"] == 7 and got["false"]["exit_code"] == 1
+    assert "mine=7" in after_7 and "mine=1 status=1" in after_false
 
 
 # -- the output wrapper, however the hook was loaded ------------------------------------------------
 
 def _wait_commands(events: list, texts: list[str], timeout: float = 10.0) -> dict[str, dict]:
-    """The recorded commands by text, once every one of ``texts`` is in ``events`` (or the deadline)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = {e["data"]["text"]: e["data"] for e in events}
-        if all(t in got for t in texts):
-            return got
-        time.sleep(0.02)
-    return {e["data"]["text"]: e["data"] for e in events}
+    """The recorded commands by text, once every one of ``texts`` is in ``events``."""
+    def got() -> dict[str, dict] | None:
+        by_text = {e["data"]["text"]: e["data"] for e in events}
+        return by_text if all(t in by_text for t in texts) else None
+
+    return wait_for(got, timeout=timeout, interval=0.02, what=f"the records of {texts}")
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_for
 from workscribe.sources.shell_pty import (
     BUFFER_BYTES,
     TAIL_CHARS,
@@ -85,11 +86,7 @@ def alive(pid: int) -> bool:
 
 
 def wait_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
+    wait_for(lambda: not alive(pid), timeout=timeout, interval=0.01, what=f"process {pid} to end")
     return True
 
 
@@ -353,10 +350,8 @@ def term(tmp_path: Path) -> Iterator:
 
 
 def wait_record(listener: Listener, seq: int, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while seq not in listener.records:
-        assert time.monotonic() < deadline, f"no record {seq}; got {sorted(listener.records)}"
-        time.sleep(0.01)
+    wait_for(lambda: seq in listener.records, timeout=timeout, interval=0.01,
+             what=f"record {seq} (got {sorted(listener.records)})")
     return listener.records[seq]
 
 

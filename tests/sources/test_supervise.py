@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from helpers import wait_for
 from workscribe.sources.supervise import RestartPolicy, SourceSupervisor, source_threads
 
 FAST = RestartPolicy(first_delay_s=0.01, max_delay_s=0.05, max_restarts=3)
@@ -48,11 +49,13 @@ class LoopSource:
 
 def _until(condition: Callable[[], bool], sup: SourceSupervisor, timeout: float = 5.0) -> None:
     """Polls the supervisor (as the recorder's loop does) until ``condition`` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
+    def polled() -> bool:
+        if condition():
+            return True
         sup.poll()
-        time.sleep(0.005)
+        return False
+
+    wait_for(polled, timeout=timeout, interval=0.005, what="the supervisor's condition")
 
 
 @pytest.fixture

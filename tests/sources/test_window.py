@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 from Xlib import X, Xatom
 from Xlib.error import BadValue
 
+from helpers import wait_for
 from workscribe.envs.xdisplay import XDisplay, open_window
 from workscribe.sources.x11.connection import open_display
 from workscribe.sources.x11.window import X11WindowSource
 
 pytestmark = pytest.mark.x11
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(0.01)
 
 
 def _xterm(d: XDisplay, name: str, geometry: str):
@@ -67,12 +59,13 @@ def test_the_window_source_reconnects_when_its_connection_fails(xdisplay: XDispl
         assert source.state.active is not None and source.state.active.id == left_id
         thread = source._thread
         source._d.display.socket.shutdown(socket.SHUT_RDWR)  # the server's end is gone
-        _until(lambda: source.reconnected == 1, what="a reconnection")
+        wait_for(lambda: source.reconnected == 1, timeout=10, interval=0.01, what="a reconnection")
         assert len(logs) == 1 and logs[0].startswith("window source: X connection failed (")
         assert logs[0].endswith("); reconnected")
         right, right_id = _xterm(xdisplay, "rightterm", "40x10+400+10")
         procs.append(right)
-        _until(lambda: any(e["data"]["id"] == right_id for e in events), what="the new window's event")
+        wait_for(lambda: any(e["data"]["id"] == right_id for e in events), timeout=10, interval=0.01,
+                 what="the new window's event")
         assert source.state.active.id == right_id and thread.is_alive()
         assert {w.id for w in source.state.stacking} >= {left_id, right_id}
     finally:
@@ -91,7 +84,7 @@ def test_the_window_source_thread_ends_with_the_error_when_x_is_gone(
     thread = source._thread
     try:
         xdisplay.stop()  # Xvfb and openbox end
-        _until(lambda: not thread.is_alive(), what="the thread's end")
+        wait_for(lambda: not thread.is_alive(), timeout=10, interval=0.01, what="the thread's end")
         assert len(died) == 1 and died[0].thread is thread
         assert source.reconnected == 0
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import fill_disk
+from helpers import fill_disk, wait_for
 from workscribe.events import make_event, now_ns
 from workscribe.spool import format as fmt
 from workscribe.spool.reader import Spool, SpoolReadError, open_segment
@@ -72,7 +72,7 @@ def _two_event_records(folder: Path) -> Path:
     """A closed segment whose two motion events sit in two separate EVENTS records."""
     w = SpoolWriter(SpoolConfig(out=folder, key=KEY, flush_s=0.01))
     w.put_events([make_event("input", "motion", {"x": 1, "y": 1})])
-    time.sleep(0.1)
+    wait_for(lambda: w.events_written == 1, timeout=5, interval=0.005, what="the first event's record")
     w.put_events([make_event("input", "motion", {"x": 2, "y": 2})])
     w.close()
     return next(folder.glob(fmt.SEGMENT_GLOB))
@@ -113,7 +113,7 @@ def test_segments_roll_and_quota_evicts_oldest(tmp_path: Path) -> None:
     for i in range(40):
         noise = rng.integers(0, 2**31, 300).tolist()  # incompressible: segments grow
         w.put_events([make_event("input", "motion", {"x": i, "noise": noise})])
-        time.sleep(0.02)
+        time.sleep(0.02)  # not a wait: events spread over 0.8 s, so 0.05 s segments roll by time
     w.close()
     names = sorted(p.name for p in tmp_path.glob(fmt.SEGMENT_GLOB))
     assert w.evicted, "nothing was evicted"
@@ -206,13 +206,6 @@ def small_disk(request: pytest.FixtureRequest, tmp_path: Path) -> SmallDisk:
     return SmallDisk(tmp_path, real=False)
 
 
-def _until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
-
-
 def test_a_low_disk_pauses_frames_keeps_events_and_frames_resume(small_disk: SmallDisk) -> None:
     warnings: list[str] = []
     w = SpoolWriter(SpoolConfig(out=small_disk.folder, key=KEY, flush_s=0.01, min_free_bytes=4 * MIB,
@@ -221,12 +214,12 @@ def test_a_low_disk_pauses_frames_keeps_events_and_frames_resume(small_disk: Sma
     try:
         assert w.put_frame(make_event("screen", "frame", {}, t=t0), _image(0)) and w.disk == "ok"
         small_disk.leave(2 * MIB)
-        _until(lambda: w.disk == "low: frames paused")
+        wait_for(lambda: w.disk == "low: frames paused", timeout=5, interval=0.005, what="disk low")
         w.put_events([make_event("input", "motion", {"x": i, "y": 0}, t=t0 + i) for i in range(1, 11)])
         assert [w.put_frame(make_event("screen", "frame", {}, t=t0 + 20 + k), _image(k)) for k in range(3)] \
             == [False] * 3
         small_disk.clear()
-        _until(lambda: w.disk == "ok")
+        wait_for(lambda: w.disk == "ok", timeout=5, interval=0.005, what="disk ok")
         assert w.put_frame(make_event("screen", "frame", {}, t=now_ns()), _image(90))
     finally:
         w.close()
@@ -258,11 +251,13 @@ def test_a_full_disk_is_a_write_error_at_start_and_while_writing(tmpfs: Path) ->
     w = SpoolWriter(SpoolConfig(out=tmpfs, key=KEY, flush_s=0.01, min_free_bytes=0))
     fill_disk(tmpfs)
     rng = np.random.default_rng(0)
-    deadline = time.monotonic() + 10
-    while w.alive:
-        assert time.monotonic() < deadline, "the writer kept going on a full disk"
-        w.put_events([make_event("input", "motion", {"noise": rng.integers(0, 2**31, 2000).tolist()})])
-        time.sleep(0.01)
+
+    def one_more() -> bool:  # events keep coming until a write fails
+        if w.alive:
+            w.put_events([make_event("input", "motion", {"noise": rng.integers(0, 2**31, 2000).tolist()})])
+        return not w.alive
+
+    wait_for(one_more, timeout=10, interval=0.01, what="the writer to fail on a full disk")
     with pytest.raises(SpoolWriteError, match=f"the disk holding {tmpfs} is full") as caught:
         w.close()
     assert "\n" not in str(caught.value)

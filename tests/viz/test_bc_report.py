@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageDraw
 
-from workscribe.dataset.hf import SCHEMA
+from workscribe.export.hf import SCHEMA
 from workscribe.policy.features import ACTION_CLASSES, Observation, candidates
 from workscribe.policy.train import Example, train
 from workscribe.viz.bc_report import DEMONSTRATED, FRAME_SCALE, render_bc_report

@@ -13,7 +13,7 @@ import pytest
 from helpers import run_cli
 from workscribe.process.reduce import reduce_actions
 from workscribe.spool.reader import Spool
-from workscribe.spool.synthetic import write_synthetic_spool
+from workscribe.testing.synthetic import write_synthetic_spool
 from workscribe.viz.report import Stats, render_html
 
 KEY = bytes(range(32))

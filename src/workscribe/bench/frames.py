@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from workscribe.redact.corpus import luhn_number, random_string
+from workscribe.testing.corpus import luhn_number, random_string
 
 if TYPE_CHECKING:
     from workscribe.redact.image import ImageRedactor

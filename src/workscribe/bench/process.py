@@ -37,7 +37,7 @@ Progress = Callable[[str, float | None], None]
 
 def bench_process(hours: float = 8.0, seed: int = 0, progress: Progress | None = None) -> dict[str, Any]:
     """Runs the benchmark and returns its figures (see the module docstring)."""
-    from workscribe.spool.synthetic import write_synthetic_spool
+    from workscribe.testing.synthetic import write_synthetic_spool
 
     if hours <= 0:
         raise ValueError(f"hours must be > 0, got {hours}")
@@ -92,7 +92,7 @@ def child_main() -> None:
             pinned = cpu
         except OSError:
             pass
-    from workscribe.dataset.source import iter_episodes, open_dataset  # imports are not timed
+    from workscribe.export.source import iter_episodes, open_dataset  # imports are not timed
 
     start = time.perf_counter()
     episodes = steps = 0

@@ -273,7 +273,7 @@ def bench_workload(workload: str, duration_s: float = 60.0, fps: float = 5.0, bu
     from workscribe.envs.demonstrator import HumanDemonstrator, window_rect
     from workscribe.envs.observer import InputObserver
     from workscribe.envs.xdisplay import XDisplay, xdotool
-    from workscribe.recorder import recorder_log_tail, spawn_recorder, wait_until_ready
+    from workscribe.record.process import recorder_log_tail, spawn_recorder, wait_until_ready
     from workscribe.spool import crypto
     from workscribe.spool.reader import Spool
 

@@ -1,6 +1,6 @@
 """``workscribe bench redact``: recall, false positives and speed of the text redactor.
 
-Recall: the fraction of positive samples of ``workscribe.redact.corpus`` whose planted value is
+Recall: the fraction of positive samples of ``workscribe.testing.corpus`` whose planted value is
 gone from the redacted text *and* whose every character was covered by a hit of the right
 category (a secret by a ``<SECRET:...>``, PII by a PII placeholder). False positive rate: the
 fraction of negative samples that were changed at all.
@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from workscribe.redact import RULESET_VERSION, Hit, category, redact_lines, redact_text
-from workscribe.redact.corpus import Sample, build_corpus
+from workscribe.testing.corpus import Sample, build_corpus
 
 
 def _covered(sample: Sample, hits: list[Hit]) -> bool:

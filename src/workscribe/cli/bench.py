@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from workscribe.cli import EXIT_FAILED, CliError
-from workscribe.cli.common import echo_json, json_option, print_table
+from workscribe.cli.common import echo_json, errors_as, json_option, print_table
 
 
 @click.group("bench")
@@ -204,16 +204,15 @@ def bench_bc_cmd(tasks: str, episodes: int, eval_episodes: int, epochs: int, dev
 
     Example: workscribe bench bc --episodes 100 --eval-episodes 50 --json
     """
-    from workscribe.bench.bc import BenchError, bench_bc
+    from workscribe.bench.bc import bench_bc
+    from workscribe.jobs.bc import StageError
 
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
     if not task_list or episodes <= 0 or eval_episodes <= 0 or epochs <= 0:
         raise CliError("--tasks must name a task; --episodes, --eval-episodes and --epochs must be > 0")
-    try:
+    with errors_as(StageError, code=EXIT_FAILED):
         result = bench_bc(out, task_list, episodes, eval_episodes, epochs, device,
                           progress=lambda line: click.echo(f"==> {line}", err=True))
-    except BenchError as exc:
-        raise CliError(str(exc), code=EXIT_FAILED) from None
     if as_json:
         echo_json(result)
         return

@@ -1,26 +1,16 @@
 """``workscribe collect``: record scripted demonstrations of MiniWoB++ tasks as a behaviour-cloning spool.
 
-It starts Xvfb and openbox, grants consent in a private state folder under ``--out`` (never the
-user's), runs ``workscribe record`` on that display, and for each task opens MiniWoB++ in Chromium
-and lets the human-like demonstrator solve ``--episodes`` episodes with seeds ``--seed``,
-``--seed + 1`` ... Each episode is a task in the recording: its title is the instruction, its ticket
-``TASK#SEED``, its outcome success when the raw reward is > 0. Exports of the spool therefore have
-one episode per demonstration, with the instruction as ``task``.
-
-Also written: ``OUT/episodes.jsonl``, one line per episode (task, seed, instruction, rewards, and
-each gesture with the element it aimed at), and ``OUT/recorder.log``, what the recorder logged (a
-browser without DevTools, a spool warning ...). Evaluation must use seeds disjoint from those listed.
+The run itself is ``jobs.collect.collect_demonstrations``: a private state folder under ``--out`` (never
+the user's), a real ``workscribe record`` on its own display, one recorded task per episode. Also written:
+``OUT/episodes.jsonl`` (one line per episode) and ``OUT/recorder.log``. Evaluation must use seeds
+disjoint from those listed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
-import subprocess
 import threading
-import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,17 +18,8 @@ from typing import Any
 import click
 
 from workscribe.cli import EXIT_FAILED, CliError
-from workscribe.cli.common import echo_json, json_option, print_table
-
-ENVS = ("miniwob",)
-SCREEN_SIZE = (640, 480)
-"""Size of the virtual screen: the browser window (400x330 at the top left) and a margin."""
-EPISODE_TIMEOUT_S = 35.0
-"""Longest wait for an episode to end; miniwob's own time limits are 10 to 30 s."""
-SETTLE_S = 0.25
-"""Pause after an episode ends, so the recorder grabs the screen that shows its end."""
-EPISODES_FILE = "episodes.jsonl"
-RECORDER_LOG = "recorder.log"
+from workscribe.cli.common import echo_json, errors_as, json_option, print_table, progress_bar
+from workscribe.jobs.collect import ENVS
 
 
 def _parse_tasks(text: str) -> list[str]:
@@ -76,6 +57,14 @@ def collect(env_name: str, tasks: str, episodes: int, seed: int, out: Path, as_j
       workscribe collect --tasks click-test,enter-text --episodes 50 --seed 0 --out mw/
       workscribe export mw/spool --key mw/home/spool.key --format hf --out mw-hf/
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    from workscribe.envs.chromium import ChromiumError
+    from workscribe.envs.miniwob import MiniWobError
+    from workscribe.envs.xdisplay import DisplayError
+    from workscribe.jobs.collect import CollectError, collect_demonstrations
+    from workscribe.record.control import ControlError
+
     if env_name not in ENVS:
         raise CliError(f"unknown --env {env_name!r}; use one of {', '.join(ENVS)}")
     task_list = _parse_tasks(tasks)
@@ -83,8 +72,11 @@ def collect(env_name: str, tasks: str, episodes: int, seed: int, out: Path, as_j
         raise CliError(f"--episodes must be at least 1, got {episodes}")
     if seed < 0:
         raise CliError(f"--seed must be >= 0, got {seed}")
-    with _terminate_as_interrupt():
-        result = run_collect(task_list, episodes, seed, out.resolve(), quiet=as_json)
+    failures = (CollectError, DisplayError, ChromiumError, MiniWobError, ControlError)
+    with _terminate_as_interrupt(), errors_as(*failures, code=EXIT_FAILED), \
+            progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                         TimeRemainingColumn(), disable=as_json) as show:
+        result = collect_demonstrations(task_list, episodes, seed, out.resolve(), progress=show)
     if as_json:
         echo_json(result)
         return
@@ -112,112 +104,6 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def run_collect(tasks: list[str], episodes: int, seed: int, out: Path, quiet: bool = False) -> dict[str, Any]:
-    """Records ``episodes`` demonstrations of each task into ``out/spool`` (see the module docstring)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from workscribe import guard, paths
-    from workscribe.control import ControlError, request
-    from workscribe.envs.chromium import ChromiumError
-    from workscribe.envs.miniwob import CHROMIUM_CLASS, MiniWobEnv, MiniWobError, miniwob_site
-    from workscribe.envs.miniwob_demo import MiniWobDemonstrator
-    from workscribe.envs.xdisplay import DisplayError, XDisplay
-    from workscribe.recorder import recorder_log_tail, spawn_recorder, wait_until_ready
-
-    spool_dir, home = out / "spool", out / "home"  # the demonstrator's own state: never the user's consent
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    sources, sites = ["input", "screen", "window"], {}
-    if "browser" in guard.SOURCES:  # it checks the page: only MiniWoB's own pages are in scope
-        sources.append("browser")
-        sites = {"sites": [miniwob_site()]}
-    guard.grant([CHROMIUM_CLASS], sources, home=home, **sites)
-    socket_path = paths.control_socket(home)
-    counts = {t: {"episodes": 0, "successes": 0} for t in tasks}
-    display = rec = env = None
-    started = time.monotonic()
-    try:
-        display = XDisplay(*SCREEN_SIZE).start()
-        rec = spawn_recorder(spool_dir, display.name, home, "--json", log=out / RECORDER_LOG)
-        wait_until_ready(rec, home, log=out / RECORDER_LOG)
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=quiet)
-        with bar, (out / EPISODES_FILE).open("a") as log:
-            progress = bar.add_task("collecting", total=episodes * len(tasks))
-            for task in tasks:
-                env = MiniWobEnv(task, display)
-                demo = MiniWobDemonstrator(env, seed=zlib.crc32(f"{task}:{seed}".encode()))
-                for i in range(episodes):
-                    bar.update(progress, description=f"{task} ({counts[task]['successes']}/{i} solved)")
-                    record = _episode(env, demo, task, seed + i, socket_path)
-                    counts[task]["episodes"] += 1
-                    counts[task]["successes"] += record["success"]
-                    log.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    log.flush()
-                    bar.advance(progress)
-                env.close()
-                env = None
-        request("stop", socket_path)
-        stdout, _ = rec.communicate(timeout=60)
-        if rec.returncode != 0:
-            raise CliError(f"the recorder failed: {recorder_log_tail(rec, out / RECORDER_LOG)}",
-                           code=EXIT_FAILED)
-        recorded = json.loads(stdout)
-    except (DisplayError, ChromiumError, MiniWobError, ControlError) as exc:
-        raise CliError(str(exc), code=EXIT_FAILED) from None
-    finally:
-        if env is not None:
-            env.close()
-        if rec is not None and rec.poll() is None:  # interrupted: close the recording cleanly if it answers
-            with contextlib.suppress(ControlError):
-                request("stop", socket_path)
-            try:
-                rec.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                rec.kill()
-                rec.communicate()
-        if display is not None:
-            display.stop()
-    total = episodes * len(tasks)
-    elapsed = time.monotonic() - started
-    return {"env": "miniwob", "tasks": counts, "seeds": [seed, seed + episodes - 1], "spool": str(spool_dir),
-            "home": str(home), "key": str(home / "spool.key"), "episodes_file": str(out / EPISODES_FILE),
-            "recorder_log": str(out / RECORDER_LOG),
-            "duration_s": round(elapsed, 1), "episodes_per_minute": round(total / elapsed * 60, 1),
-            "recorder": recorded}
-
-
-def _episode(env: Any, demo: Any, task: str, seed: int, socket_path: Path) -> dict[str, Any]:
-    """Runs one recorded episode and returns its line for ``episodes.jsonl``."""
-    from workscribe.envs.miniwob_demo import DemonstrationError
-
-    obs = env.reset(seed)
-    started = time.monotonic()
-    _control("task_start", socket_path, {"title": obs.instruction, "ticket": f"{task}#{seed}"})
-    error = None
-    try:
-        completed = demo.solve(obs)
-        env.wait_done(EPISODE_TIMEOUT_S)
-    except DemonstrationError as exc:  # the script could not read this screen: the episode fails
-        completed, error = False, str(exc)
-    result = env.result()
-    time.sleep(SETTLE_S)
-    success = bool(result["done"]) and float(result["raw_reward"] or 0) > 0
-    _control("task_end", socket_path, {"outcome": "success" if success else "fail"})
-    return {"task": task, "seed": seed, "instruction": obs.instruction, "success": success,
-            "raw_reward": result["raw_reward"], "reward": result["reward"], "done": bool(result["done"]),
-            "completed": completed, "error": error, "duration_s": round(time.monotonic() - started, 3),
-            "screen_origin": list(obs.screen_origin), "steps": demo.steps}
-
-
-def _control(cmd: str, socket_path: Path, args: dict[str, Any]) -> None:
-    from workscribe.control import request
-
-    reply = request(cmd, socket_path, args=args)
-    if not reply.get("ok"):
-        raise CliError(f"the recorder refused {cmd}: {reply.get('error')}", code=EXIT_FAILED)
 
 
 def register(cli: click.Group) -> None:

@@ -1,17 +1,21 @@
-"""Shared CLI pieces: output helpers, option decorators, parsing of sizes."""
+"""Shared CLI pieces: output helpers, option decorators, key loading, errors and progress bars."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
-from workscribe.cli import CliError
+from workscribe.cli import EXIT_USAGE, CliError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+key_option = click.option("--key", "key_file", type=click.Path(path_type=Path),
+                          help="Spool key file (default: this device's, in $WORKSCRIBE_HOME).")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
@@ -45,3 +49,48 @@ def print_table(title: str, columns: list[str], rows: Iterable[Iterable[Any]],
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
     Console().print(table)
+
+
+def load_key(path: Path) -> bytes:
+    """The spool key in the file ``path`` (``--key``); a one-line ``CliError`` if it cannot be read or is
+    not a key."""
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read key file {path}: {exc.strerror}") from None
+    if len(key) != 32:
+        raise CliError(f"{path} is not a workscribe key (expected 32 bytes, found {len(key)})")
+    return key
+
+
+@contextlib.contextmanager
+def errors_as(*errors: type[BaseException], code: int = EXIT_USAGE) -> Iterator[None]:
+    """Turns the library errors ``errors`` raised in the block into a one-line ``CliError`` with ``code``."""
+    try:
+        yield
+    except errors as exc:
+        raise CliError(str(exc), code=code) from None
+
+
+Progress = Callable[[str, int, int], None]
+"""A library's progress callback: ``(description, completed, total)``."""
+
+
+@contextlib.contextmanager
+def progress_bar(*columns: Any, disable: bool = False) -> Iterator[Progress]:
+    """A transient rich progress bar on stderr, driven by a library's ``(description, completed, total)``
+    callback. The bar starts at the first call, so an error raised before it prints nothing but itself."""
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+
+    with contextlib.ExitStack() as stack:
+        bars: list[RichProgress] = []
+
+        def show(description: str, completed: int, total: int) -> None:
+            if not bars:
+                bars.append(stack.enter_context(RichProgress(*columns, console=Console(stderr=True),
+                                                             transient=True, disable=disable)))
+                bars[0].add_task(description, total=total)
+            bars[0].update(bars[0].task_ids[0], description=description, completed=completed, total=total)
+
+        yield show

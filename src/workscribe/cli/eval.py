@@ -1,16 +1,14 @@
-"""``workscribe eval``: a trained policy in closed loop on MiniWoB++, through X input only."""
+"""``workscribe eval``: a trained policy in closed loop on MiniWoB++, through X input only
+(``evaluate.closed_loop.evaluate_policy``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from workscribe.cli import EXIT_FAILED, CliError
-from workscribe.cli.common import echo_json, json_option, print_table
-
-BASELINES = ("random", "demonstrator")
+from workscribe.cli.common import echo_json, errors_as, json_option, print_table, progress_bar
 
 
 @click.command("eval")
@@ -30,19 +28,11 @@ def eval_cmd(model: Path, env_name: str, tasks: str, episodes: int, seed: int, b
 
     Example: workscribe eval model/ --tasks click-test,enter-text --episodes 50 --seed 100000 --json
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-    from workscribe.envs.miniwob import MiniWobEnv, MiniWobError
-    from workscribe.envs.xdisplay import DisplayError, XDisplay
-    from workscribe.policy.evaluate import (
-        LiveObserver,
-        random_clicker,
-        run_demonstrator,
-        run_policy,
-        summarise,
-    )
-    from workscribe.policy.train import REPORT_FILE, PolicyAgent
+    from workscribe.envs.miniwob import MiniWobError
+    from workscribe.envs.xdisplay import DisplayError
+    from workscribe.evaluate.closed_loop import BASELINES, ModelError, SeedOverlapError, evaluate_policy
 
     if env_name != "miniwob":
         raise CliError(f"unknown --env {env_name!r}; use miniwob")
@@ -52,50 +42,9 @@ def eval_cmd(model: Path, env_name: str, tasks: str, episodes: int, seed: int, b
         raise CliError("--tasks must name a task and --episodes must be > 0")
     if any(b not in BASELINES for b in wanted):
         raise CliError(f"unknown baseline in {baselines!r}; use {', '.join(BASELINES)}")
-    try:
-        agent = PolicyAgent(model, device=device)
-    except (ValueError, RuntimeError) as exc:
-        raise CliError(str(exc)) from None
-    report_path = model / REPORT_FILE
-    trained = json.loads(report_path.read_text()).get("seeds", {}) if report_path.exists() else {}
-    eval_seeds = set(range(seed, seed + episodes))
-    for task in task_list:
-        overlap = eval_seeds & set(trained.get(task, []))
-        if overlap:
-            raise CliError(f"seeds {min(overlap)}..{max(overlap)} of {task} were used for training; "
-                           f"choose another --seed (training used {min(trained[task])}.."
-                           f"{max(trained[task])})")
-    runs = {"model": [], **{b: [] for b in wanted}}
-    total = len(task_list) * episodes * (1 + len(wanted))
-    try:
-        with XDisplay(640, 480) as display, \
-                Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                         console=Console(stderr=True), transient=True) as bar:
-            observer = LiveObserver(display).start()
-            job = bar.add_task("evaluating", total=total)
-            try:
-                for task in task_list:
-                    with MiniWobEnv(task, display) as env:
-                        for i in range(episodes):
-                            s = seed + i
-                            bar.update(job, description=f"{task} seed {s}")
-                            runs["model"].append(run_policy(env, display, observer, agent.act, s))
-                            bar.advance(job)
-                            if "random" in wanted:
-                                clicker = random_clicker(s)
-                                runs["random"].append(run_policy(env, display, observer, clicker, s,
-                                                                 snapshot_wait=0.0))
-                                bar.advance(job)
-                            if "demonstrator" in wanted:
-                                runs["demonstrator"].append(run_demonstrator(env, s))
-                                bar.advance(job)
-            finally:
-                observer.stop()
-    except (DisplayError, MiniWobError) as exc:
-        raise CliError(str(exc), code=EXIT_FAILED) from None
-    result = summarise(runs["model"])
-    result["seeds"] = [seed, seed + episodes - 1]
-    result["baselines"] = {b: summarise(runs[b]) for b in wanted}
+    with errors_as(ModelError, SeedOverlapError), errors_as(DisplayError, MiniWobError, code=EXIT_FAILED), \
+            progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()) as show:
+        result = evaluate_policy(model, task_list, episodes, seed, wanted, device, progress=show)
     if as_json:
         echo_json(result)
         return

@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from workscribe.cli import EXIT_FAILED, CliError
-from workscribe.cli.common import echo_json, json_option, print_table
-from workscribe.cli.inspect import _read_key, key_option
+from workscribe.cli.common import echo_json, json_option, key_option, load_key, print_table
+from workscribe.export.formats import FORMATS
 
 
 @click.command("export")
 @click.argument("folders", metavar="DIR...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["hf", "lerobot", "sft", "swe", "next-edit", "next-command"]),
+              type=click.Choice(FORMATS),
               help="Screen work: hf (Parquet for `datasets`), lerobot (LeRobot v3.0), sft (chat JSONL with "
                    "tool calls). Coding work: swe (one bash/edit tool-call chat per coding episode), "
                    "next-edit (zeta-style edit prediction), next-command.")
@@ -29,12 +29,17 @@ from workscribe.cli.inspect import _read_key, key_option
               show_default=True, help="sft: the action vocabulary of the assistant turns.")
 @click.option("--edit-tool", type=click.Choice(["diff", "str_replace"]), default="diff", show_default=True,
               help="swe: edits as edit(path, diff) calls or as str_replace_editor calls.")
+@click.option("--edit-events", type=int, default=5, show_default=True,
+              help="next-edit: previous edits given in each example's events.")
+@click.option("--command-history", type=int, default=10, show_default=True,
+              help="next-command: previous commands given in each example's history.")
 @click.option("--idle-seconds", type=float, default=120.0, show_default=True,
               help="Outside tasks, an idle time this long ends an episode.")
 @key_option
 @json_option
 def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fraction: float, actions: str,
-           edit_tool: str, idle_seconds: float, key_file: Path | None, as_json: bool) -> None:
+           edit_tool: str, edit_events: int, command_history: int, idle_seconds: float, key_file: Path | None,
+           as_json: bool) -> None:
     """Export spools as episodes of (screen, action) steps, or of coding work.
 
     Example: workscribe export ~/spool --format hf --out dataset/
@@ -44,8 +49,8 @@ def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fr
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-    from workscribe.dataset.export import ExportError, ExportOptions
-    from workscribe.dataset.export import export as run_export
+    from workscribe.export.driver import ExportError, ExportOptions
+    from workscribe.export.driver import export as run_export
     from workscribe.spool.crypto import DecryptError
     from workscribe.spool.reader import SpoolReadError
 
@@ -54,9 +59,13 @@ def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fr
     for folder in folders:
         if folder.resolve() == out.resolve() or folder.resolve() in out.resolve().parents:
             raise CliError(f"--out {out} must not be inside the spool {folder}")
-    options = ExportOptions(format=fmt, split_by=split_by, val_fraction=val_fraction, idle_s=idle_seconds,
-                            actions=actions, edit_tool=edit_tool)
-    key = _read_key(key_file) if key_file else None
+    try:
+        options = ExportOptions(format=fmt, split_by=split_by, val_fraction=val_fraction, idle_s=idle_seconds,
+                                actions=actions, edit_tool=edit_tool, edit_events=edit_events,
+                                command_history=command_history)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    key = load_key(key_file) if key_file else None
 
     def warn(line: str) -> None:
         click.echo(f"warning: {line}", err=True)

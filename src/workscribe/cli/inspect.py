@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
 from workscribe.cli import CliError
-from workscribe.cli.common import echo_json, json_option, print_table
+from workscribe.cli.common import echo_json, json_option, key_option, load_key, print_table
+from workscribe.process.actions import spool_actions
 
 spool_argument = click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
-key_option = click.option("--key", "key_file", type=click.Path(path_type=Path),
-                          help="Spool key file (default: this device's, in $WORKSCRIBE_HOME).")
 
 
 def open_spool(folder: Path, key_file: Path | None = None):  # noqa: ANN201 - Spool, imported lazily
@@ -22,40 +19,12 @@ def open_spool(folder: Path, key_file: Path | None = None):  # noqa: ANN201 - Sp
     from workscribe.spool.reader import Spool, SpoolReadError
 
     try:
-        spool = Spool(folder, key=_read_key(key_file) if key_file else None)
+        spool = Spool(folder, key=load_key(key_file) if key_file else None)
     except (SpoolReadError, DecryptError, OSError) as exc:
         raise CliError(str(exc)) from None
     for problem in spool.problems:
         click.echo(f"warning: {problem}", err=True)
     return spool
-
-
-def _read_key(path: Path) -> bytes:
-    from workscribe.spool.crypto import DecryptError
-
-    try:
-        key = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"cannot read key file {path}: {exc.strerror}") from None
-    if len(key) != 32:
-        raise DecryptError(f"{path} is not a workscribe key (expected 32 bytes, found {len(key)})")
-    return key
-
-
-def recording_actions(spool, recording) -> Iterator[dict[str, Any]]:  # noqa: ANN001
-    """The actions of one recording of a spool, ``t``/``t_end`` in seconds since the spool's start."""
-    from workscribe.process.reduce import reduce_actions
-
-    for action in reduce_actions(spool.iter_events(recording)):
-        action["t"] = round(spool.to_seconds(action["t"], recording), 3)
-        action["t_end"] = round(spool.to_seconds(action["t_end"], recording), 3)
-        yield action
-
-
-def spool_actions(spool) -> Iterator[dict[str, Any]]:  # noqa: ANN001
-    """The actions of every recording in a spool, ``t``/``t_end`` in seconds since its start."""
-    for recording in spool.recordings():
-        yield from recording_actions(spool, recording)
 
 
 @click.command("inspect")

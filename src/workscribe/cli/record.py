@@ -33,8 +33,8 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
 
     Example: workscribe record --out ~/spool --duration 600 --display :1
     """
-    from workscribe.control import ControlError
-    from workscribe.recorder import Recorder, RecordOptions
+    from workscribe.record.control import ControlError
+    from workscribe.record.recorder import Recorder, RecordOptions
     from workscribe.sources.base import SourceError
     from workscribe.spool.writer import SpoolError, SpoolWriteError
 
@@ -66,7 +66,7 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
 
 
 def _control(cmd: str, as_json: bool, args: dict[str, Any] | None = None, refused: int = EXIT_FAILED) -> None:
-    from workscribe.control import ControlError, request
+    from workscribe.record.control import ControlError, request
 
     try:
         reply = request(cmd, args=args)

@@ -19,8 +19,7 @@ spool_option = click.option("--spool", "folder", type=click.Path(path_type=Path)
 def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
     """The opened spool (None when it holds no segment) and a summary of each of its sessions."""
     from workscribe.cli.inspect import open_spool
-    from workscribe.dataset.source import recording_episodes
-    from workscribe.process.reduce import reduce_actions
+    from workscribe.export.sessions import session_summaries
     from workscribe.spool.format import SEGMENT_GLOB
 
     if not folder.exists():
@@ -28,31 +27,7 @@ def _sessions(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
     if not any(folder.glob(SEGMENT_GLOB)):
         return None, []  # nothing recorded, or everything deleted
     spool = open_spool(folder)
-    out = []
-    for recording in spool.recordings():
-        head = recording[0].header
-        apps: set[str] = set()
-        events = frames = 0
-        last = head["t_start"]
-        for event in spool.iter_events(recording):
-            events += 1
-            last = max(last, event["t"])
-            if event["kind"] == "active":
-                apps.add(event["data"].get("app") or "")
-            frames += event["kind"] == "frame"
-        actions = sum(1 for _ in reduce_actions(spool.iter_events(recording)))
-        episodes = [{k: ep[k] for k in ("episode_id", "task", "outcome", "cut", "start", "duration_s",
-                                        "apps", "repo", "commit")}
-                    | {"steps": len(ep["steps"])} for ep in recording_episodes(spool, recording, coding=None)]
-        out.append({
-            "session": head["recording_id"][:8], "recording_id": head["recording_id"],
-            "start": datetime.fromtimestamp(head["wall_start_ns"] / 1e9, UTC).isoformat(
-                timespec="seconds"),
-            "duration_s": round((last - head["t_start"]) / 1e9, 1), "apps": sorted(a for a in apps if a),
-            "events": events, "actions": actions, "frames": frames, "segments": len(recording),
-            "bytes": sum(s.size for s in recording), "episodes": episodes,
-        })
-    return spool, out
+    return spool, session_summaries(spool)
 
 
 @click.command("review")
@@ -91,7 +66,7 @@ def review(folder: Path | None, session: str | None, out: Path, as_json: bool) -
 
 
 def _render(folder: Path, spool: Any, sessions: list[dict[str, Any]], session: str, out: Path) -> None:
-    from workscribe.cli.inspect import recording_actions
+    from workscribe.process.actions import recording_actions
     from workscribe.viz.contact_sheet import render_spool_actions
 
     match = [s for s in sessions if s["recording_id"].startswith(session)]

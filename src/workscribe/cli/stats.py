@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from workscribe.cli import CliError
-from workscribe.cli.common import echo_json, json_option, print_table
-from workscribe.cli.inspect import _read_key, key_option
+from workscribe.cli.common import echo_json, json_option, key_option, load_key, print_table
 
 
 @click.command("stats")
@@ -23,13 +22,13 @@ def stats(folders: tuple[Path, ...], html_out: Path | None, key_file: Path | Non
 
     Example: workscribe stats ~/spool --html stats.html
     """
-    from workscribe.dataset.source import open_dataset
+    from workscribe.export.source import open_dataset
     from workscribe.spool.crypto import DecryptError
     from workscribe.spool.reader import SpoolReadError
     from workscribe.viz.report import collect_stats, render_html
 
     try:
-        ds = open_dataset(list(folders), key=_read_key(key_file) if key_file else None)
+        ds = open_dataset(list(folders), key=load_key(key_file) if key_file else None)
         result = collect_stats(ds)
     except (SpoolReadError, DecryptError, OSError) as exc:
         raise CliError(str(exc)) from None

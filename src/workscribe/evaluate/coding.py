@@ -45,7 +45,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from workscribe.evaluate.metrics import _jsonl_rows  # one JSONL reader, with its one-line errors
+from workscribe.evaluate.metrics import jsonl_rows
 
 TASKS: tuple[str, ...] = ("next-command", "next-edit")
 METRICS: dict[str, tuple[str, ...]] = {"next-command": ("exact_match", "token_f1"),
@@ -204,7 +204,7 @@ def gold_task(path: Path) -> str | None:
                              "(or the steps of an hf export)")
         return None
     try:
-        first = next(_jsonl_rows(path), None)
+        first = next(jsonl_rows(path), None)
     except ValueError:
         return None
     record = first[0] if first else None
@@ -229,7 +229,7 @@ def load_gold(path: Path, task: str) -> list[dict[str, Any]]:
     seen: dict[str, str] = {}
     out = []
     for file in files:
-        for obj, where in _jsonl_rows(file):
+        for obj, where in jsonl_rows(file):
             example = _check_gold(obj, where, task)
             if example["id"] in seen:
                 raise ValueError(f"{where}: id {example['id']!r} is already at {seen[example['id']]}")
@@ -248,7 +248,7 @@ def load_predictions(path: Path) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     where_of: dict[str, str] = {}
-    for obj, where in _jsonl_rows(Path(path)):
+    for obj, where in jsonl_rows(Path(path)):
         if not isinstance(obj, dict):
             raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
         key, prediction = obj.get("id"), obj.get("prediction")

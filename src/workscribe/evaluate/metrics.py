@@ -325,7 +325,7 @@ def load_gold(path: Path) -> list[dict]:
             or no steps at all.
     """
     path = Path(path)
-    rows = _parquet_rows(path) if path.is_dir() else _jsonl_rows(path)
+    rows = _parquet_rows(path) if path.is_dir() else jsonl_rows(path)
     steps = _no_repeats([(_check_gold(obj, where), where) for obj, where in rows])
     if not steps:
         raise ValueError(f"no gold steps in {path}")
@@ -338,7 +338,7 @@ def load_predictions(path: Path) -> list[dict]:
     Raises:
         ValueError: one line naming the file and line: unreadable, malformed, or a repeated step.
     """
-    return _no_repeats([(_check_pred(obj, where), where) for obj, where in _jsonl_rows(Path(path))])
+    return _no_repeats([(_check_pred(obj, where), where) for obj, where in jsonl_rows(Path(path))])
 
 
 def _no_repeats(items: list[tuple[dict, str]]) -> list[dict]:
@@ -351,7 +351,7 @@ def _no_repeats(items: list[tuple[dict, str]]) -> list[dict]:
     return [item for item, _ in items]
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[Any, str]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[Any, str]]:
     """``(object, "PATH line N")`` for each non-blank line of a JSONL file."""
     try:
         with open(path, "rb") as f:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from workscribe.dataset.source import ACTION_FIELDS
+from workscribe.export.source import ACTION_FIELDS
 from workscribe.policy.features import (
     ACTION_CLASSES,
     Observation,
@@ -40,8 +40,9 @@ from workscribe.policy.model import Policy
 
 MODEL_FILE = "policy.pt"
 REPORT_FILE = "train.json"
-_CLASS = {"click": "click", "double_click": "click", "triple_click": "click", "type": "type", "key": "key",
-          "hotkey": "key"}
+POLICY_CLASS = {"click": "click", "double_click": "click", "triple_click": "click", "type": "type",
+                "key": "key", "hotkey": "key"}
+"""The policy's action class of each recorded action type (actions of other types are not learnt)."""
 
 
 @dataclass
@@ -124,7 +125,7 @@ def load_examples(folder: Path, successful_only: bool = True) -> tuple[list[Exam
             continue
         history: list[dict[str, Any]] = []
         for row in rows:
-            kind = _CLASS.get(row["action_type"])
+            kind = POLICY_CLASS.get(row["action_type"])
             obs = observation_of(row, history)
             if kind is None or obs is None:
                 skipped["no_snapshot" if obs is None else f"type_{row['action_type']}"] += 1

@@ -193,95 +193,132 @@ class Episode:
 def cut_episodes(items: Iterable[Step | Marker], idle_s: float = IDLE_S,
                  coding_idle_s: float = CODING_IDLE_S) -> Iterator[Episode]:
     """Groups the output of ``observe`` into episodes (see the module docstring); drops empty ones."""
-    idle_ns, coding_idle_ns = int(idle_s * 1e9), int(coding_idle_s * 1e9)
-    steps: list[Step] = []
-    task: dict[str, Any] | None = None
-    count = 0
-    heads: dict[str, dict[str, Any]] = {}  # repo -> its HEAD as last seen
-    base_heads: dict[str, dict[str, Any]] = {}  # the heads when the open episode began
-    coding = False  # the open episode (outside tasks) is a coding episode
-    commit_at: tuple[int, str | None] | None = None  # a commit ended the open episode: (t, hash)
+    cutter = _Cutter(idle_s, coding_idle_s)
+    for item in items:
+        yield from cutter.feed(item)
+    yield from cutter.finish()
 
-    def close(cut: str, outcome: str | None = None, commit: str | None = None) -> Iterator[Episode]:
-        nonlocal steps, count, coding, commit_at, base_heads
+
+class _Cutter:
+    """The state of ``cut_episodes`` between two items: the open episode and the heads of the repos.
+
+    ``feed`` takes the items one at a time and returns the episodes they closed, oldest first;
+    ``finish`` closes what is left at the end of the recording.
+    """
+
+    def __init__(self, idle_s: float, coding_idle_s: float) -> None:
+        self.idle_ns = int(idle_s * 1e9)
+        self.coding_idle_ns = int(coding_idle_s * 1e9)
+        self.steps: list[Step] = []  # the open episode's steps, ordered by start
+        self.task: dict[str, Any] | None = None  # the open task's start mark, None outside tasks
+        self.count = 0  # episodes closed so far
+        self.heads: dict[str, dict[str, Any]] = {}  # repo -> its HEAD as last seen
+        self.base_heads: dict[str, dict[str, Any]] = {}  # the heads when the open episode began
+        self.coding = False  # the open episode (outside tasks) is a coding episode
+        self.commit_at: tuple[int, str | None] | None = None  # a commit ended the open episode: (t, hash)
+        self.closed: list[Episode] = []  # episodes closed by the item being fed
+
+    def feed(self, item: Step | Marker) -> list[Episode]:
+        """Takes the next item; returns the episodes it closed."""
+        self.closed = []
+        if self.commit_at is not None:  # the command that made the commit ends after it: it belongs here
+            if (not isinstance(item, Marker) and item["type"] == "command"
+                    and item["t"] <= self.commit_at[0] + GIT_SLACK_NS):
+                self._add(item)
+                return self.closed
+            self._close("commit", commit=self.commit_at[1])
+        if isinstance(item, Marker):
+            self._mark(item)
+        else:
+            self._step(item)
+        return self.closed
+
+    def finish(self) -> list[Episode]:
+        """Closes the open episode at the end of the recording; returns the episodes that closed."""
+        self.closed = []
+        if self.commit_at is not None:
+            self._close("commit", commit=self.commit_at[1])
+        self._close("recording_end")
+        return self.closed
+
+    def _mark(self, marker: Marker) -> None:
+        if marker.kind == "git_head":
+            if marker.data.get("repo"):
+                self.heads[marker.data["repo"]] = {k: marker.data.get(k) for k in ("hash", "branch", "dirty")}
+                if not self.steps:
+                    self.base_heads = dict(self.heads)
+        elif marker.kind == "task_start":
+            _drop_task_command(self.steps)
+            self._close("task_start")
+            self.task = marker.data
+        elif marker.kind == "task_end":
+            if self.task is not None:
+                _drop_task_command(self.steps)
+                self._close("task_end", marker.data.get("outcome"))
+            self.task = None
+        elif self.task is None:  # a gap outside tasks
+            reason = marker.data.get("reason")
+            long = marker.data.get("end", marker.t) - marker.data.get("start", marker.t) > self.idle_ns
+            if reason == "paused" or (long and not self.coding):
+                self._close("paused" if reason == "paused" else "out_of_scope")
+
+    def _step(self, step: Step) -> None:
+        kind = step["detail"].get("kind") if step["type"] == "git" and step.get("detail") else None
+        if self.task is None:
+            self._cut_before(step, kind)
+        self._add(step)
+        if kind is not None:
+            self._see_git(step)
+        if kind == "commit" and self.task is None:
+            self.commit_at = (step["t"], (step.get("detail") or {}).get("hash"))
+
+    def _cut_before(self, step: Step, kind: str | None) -> None:
+        """Outside tasks: closes the open episode if ``step`` begins another one."""
+        steps = self.steps
+        last = max(s["t_end"] for s in steps[-3:]) if steps else None
+        if kind == "checkout":  # a branch switch begins a coding episode, with the command that made it
+            carried = [s for s in steps if s["type"] == "command"
+                       and s["t"] - GIT_SLACK_NS <= step["t"] <= s["t_end"] + GIT_SLACK_NS]
+            steps[:] = [s for s in steps if all(s is not c for c in carried)]
+            self._close("branch_switch")
+            self.steps.extend(carried)
+            self._see_git(step)
+            self.base_heads = dict(self.heads)
+            self.coding = True
+        elif last is not None and step["t"] - last > (self.coding_idle_ns if self.coding else self.idle_ns):
+            self._close("idle")
+        elif steps and not self.coding and (step["type"] in CODING_TYPES or step["app"] != steps[-1]["app"]):
+            self._close("app_switch")  # screen work ends where coding work or another app begins
+        if step["type"] in CODING_TYPES and not self.steps:
+            self.coding = True
+
+    def _add(self, step: Step) -> None:
+        """Appends ``step``, keeping the steps ordered by start (a command arrives when it ended)."""
+        at = len(self.steps)
+        while at and self.steps[at - 1]["t"] > step["t"]:
+            at -= 1
+        self.steps.insert(at, step)
+
+    def _see_git(self, step: Step) -> None:
+        d = step.get("detail") or {}
+        if d.get("repo") and d.get("hash"):
+            self.heads[d["repo"]] = {"hash": d["hash"], "branch": d.get("branch"),
+                                     "dirty": self.heads.get(d["repo"], {}).get("dirty", False)}
+
+    def _close(self, cut: str, outcome: str | None = None, commit: str | None = None) -> None:
+        """Ends the open episode (kept in ``closed`` unless it has no steps) and opens an empty one."""
+        steps = self.steps
         _drop_control_commands(steps)
         if steps:
             repo = next((s["detail"].get("repo") for s in steps
                          if s["type"] in ("edit", "git") and s.get("detail")), None)
-            yield Episode(count, steps, cut, task["title"] if task else None,
-                          task.get("ticket") if task else None, outcome, repo,
-                          base_heads.get(repo) if repo else None, commit)
-            count += 1
-        steps, coding, commit_at = [], False, None
-        base_heads = dict(heads)
-
-    def add(step: Step) -> None:
-        """Appends ``step``, keeping the steps ordered by start (a command arrives when it ended)."""
-        at = len(steps)
-        while at and steps[at - 1]["t"] > step["t"]:
-            at -= 1
-        steps.insert(at, step)
-
-    def see_git(step: Step) -> None:
-        d = step.get("detail") or {}
-        if d.get("repo") and d.get("hash"):
-            heads[d["repo"]] = {"hash": d["hash"], "branch": d.get("branch"),
-                                "dirty": heads.get(d["repo"], {}).get("dirty", False)}
-
-    for item in items:
-        if commit_at is not None:  # the command that made the commit ends after it: it belongs here
-            if (not isinstance(item, Marker) and item["type"] == "command"
-                    and item["t"] <= commit_at[0] + GIT_SLACK_NS):
-                add(item)
-                continue
-            yield from close("commit", commit=commit_at[1])
-        if isinstance(item, Marker):
-            if item.kind == "git_head":
-                if item.data.get("repo"):
-                    heads[item.data["repo"]] = {k: item.data.get(k) for k in ("hash", "branch", "dirty")}
-                    if not steps:
-                        base_heads = dict(heads)
-            elif item.kind == "task_start":
-                _drop_task_command(steps)
-                yield from close("task_start")
-                task = item.data
-            elif item.kind == "task_end":
-                if task is not None:
-                    _drop_task_command(steps)
-                    yield from close("task_end", item.data.get("outcome"))
-                task = None
-            elif task is None:  # a gap outside tasks
-                reason = item.data.get("reason")
-                long = item.data.get("end", item.t) - item.data.get("start", item.t) > idle_ns
-                if reason == "paused" or (long and not coding):
-                    yield from close("paused" if reason == "paused" else "out_of_scope")
-            continue
-        kind = item["detail"].get("kind") if item["type"] == "git" and item.get("detail") else None
-        if task is None:
-            last = max(s["t_end"] for s in steps[-3:]) if steps else None
-            if kind == "checkout":  # a branch switch begins a coding episode, with the command that made it
-                carried = [s for s in steps if s["type"] == "command"
-                           and s["t"] - GIT_SLACK_NS <= item["t"] <= s["t_end"] + GIT_SLACK_NS]
-                steps[:] = [s for s in steps if all(s is not c for c in carried)]
-                yield from close("branch_switch")
-                steps.extend(carried)
-                see_git(item)
-                base_heads = dict(heads)
-                coding = True
-            elif last is not None and item["t"] - last > (coding_idle_ns if coding else idle_ns):
-                yield from close("idle")
-            elif steps and not coding and (item["type"] in CODING_TYPES or item["app"] != steps[-1]["app"]):
-                yield from close("app_switch")  # screen work ends where coding work or another app begins
-            if item["type"] in CODING_TYPES and not steps:
-                coding = True
-        add(item)
-        if kind is not None:
-            see_git(item)
-        if kind == "commit" and task is None:
-            commit_at = (item["t"], (item.get("detail") or {}).get("hash"))
-    if commit_at is not None:
-        yield from close("commit", commit=commit_at[1])
-    yield from close("recording_end")
+            task = self.task
+            self.closed.append(Episode(self.count, steps, cut, task["title"] if task else None,
+                                       task.get("ticket") if task else None, outcome, repo,
+                                       self.base_heads.get(repo) if repo else None, commit))
+            self.count += 1
+        self.steps, self.coding, self.commit_at = [], False, None
+        self.base_heads = dict(self.heads)
 
 
 def _drop_control_commands(steps: list[Step]) -> None:

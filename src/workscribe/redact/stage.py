@@ -1,8 +1,9 @@
 """The one redaction stage between the sources and the spool: every kept event passes here.
 
 ``RULES`` says, for every source that can put an event in the spool, what of it can hold text and
-how that text is redacted. The events of a source missing from it are dropped and counted
-(``refused``), so a new source cannot reach the spool unredacted by being forgotten: add its row.
+how that text is redacted (by a function of ``redact.events``, one per source). The events of a
+source missing from it are dropped and counted (``refused``), so a new source cannot reach the
+spool unredacted by being forgotten: add its row.
 Frames take the same way through the pixel stage (``redact.frames.FrameRedactionStage``); what is
 known of them as text (a browser page's elements) reaches that stage from the same events.
 
@@ -20,36 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workscribe.events import Event
-from workscribe.redact.identity import redact_private
+from workscribe.redact.events import (
+    redact_browser_event,
+    redact_input_event,
+    redact_shell_event,
+    redact_window_event,
+)
 from workscribe.redact.keystrokes import KeystrokeRedactor
-
-
-def _title(event: Event) -> Event:
-    """A window event with its title redacted."""
-    if not event["data"].get("title"):
-        return event
-    return {**event, "data": {**event["data"], "title": redact_private(event["data"]["title"])}}
-
-
-def _pointer_window(event: Event) -> Event:
-    """An input event with the title of the window under the pointer redacted."""
-    window = event["data"].get("window")
-    if not window:
-        return event
-    window = {**window, "title": redact_private(window.get("title") or "")}
-    return {**event, "data": {**event["data"], "window": window}}
-
-
-def _browser(event: Event) -> Event:
-    from workscribe.sources.browser import redact_event
-
-    return redact_event(event)
-
-
-def _shell(event: Event) -> Event:
-    from workscribe.sources.shell import redact_event
-
-    return redact_event(event)
 
 
 def _as_is(event: Event) -> Event:
@@ -67,12 +45,13 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     "input": Rule("typed text: held until its run of typing ends, then redacted (keystrokes); the title "
-                  "of the window under the pointer: redact_private", _pointer_window, True),
-    "window": Rule("title: redact_private", _title, True),
+                  "of the window under the pointer: redact_private", redact_input_event, True),
+    "window": Rule("title: redact_private", redact_window_event, True),
     "screen": Rule("frame events hold no text; their pixels pass the frame stage", _as_is, True),
     "browser": Rule("url, title, element names, texts and values: redact_private; password values "
-                    "dropped; a field being typed into loses its unfinished word", _browser, False),
-    "shell": Rule("command line, folders, output: redact_private", _shell, False),
+                    "dropped; a field being typed into loses its unfinished word", redact_browser_event,
+                    False),
+    "shell": Rule("command line, folders, output: redact_private", redact_shell_event, False),
     "files": Rule("diffs of whole files redacted by the source before diffing, so that the diffs still "
                   "apply in order (sources/files.py)", _as_is, False),
     "git": Rule("commit messages and paths redacted by the source; no author (sources/git.py)", _as_is,
@@ -80,7 +59,8 @@ RULES: dict[str, Rule] = {
     "guard": Rule("gaps and secure-input markers: times and reasons only", _as_is, True),
     "recorder": Rule("source gaps: the reason is redacted when it is made (sources/supervise.py)", _as_is,
                      True),
-    "task": Rule("task titles and tickets: redact_private when the task starts (recorder.py)", _as_is, True),
+    "task": Rule("task titles and tickets: redact_private when the task starts (record/tasks.py)", _as_is,
+                 True),
     "spool": Rule("evictions and disk markers: names and counts only", _as_is, True),
 }
 

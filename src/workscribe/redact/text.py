@@ -8,7 +8,7 @@ change. ``redact_lines`` does the same for a stream of lines and joins a private
 arrives over several lines before redacting it.
 
 Why our own rules and not detect-secrets: detect-secrets 1.5 was evaluated on the labelled corpus
-of ``workscribe.redact.corpus``. Its per-line scan ran at about 0.05 MB/s (1.1 ms a line) on one
+of ``workscribe.testing.corpus``. Its per-line scan ran at about 0.05 MB/s (1.1 ms a line) on one
 core, a hundred times below the 5 MB/s the recorder needs, found 72% of the planted secrets with
 its default entropy limits, flagged 4% of ordinary lines (mostly git SHAs and other hex), and has
 no PII detectors. Its ideas are ported instead: the vendor prefixes and token shapes of its

@@ -1,8 +1,13 @@
 """Sources of events, one module per kind, platform backends beside them.
 
-``create_sources`` is the registry: it maps consented source names to the backend of the running
-platform. X11 is built here; macOS and Windows backends (pynput for input, mss for the screen,
-their native window APIs) plug in under the same names.
+Every source implements ``base.Source`` (start with a sink, stop). ``registry.REGISTRY`` maps each
+consent source name (``window``, ``browser``, ``screen``, ``input`` with its echo watch, ``shell``,
+``files``, ``git``) to factories that build and start it from a ``registry.SourceContext``;
+``registry.create_sources`` picks a consent's factories in start order, and the recorder starts
+each through ``supervise.SourceSupervisor``, which restarts a source whose thread died. The display
+sources are built on X11 (``x11/``), imported only when their factory runs; ``platform_backend``
+refuses other platforms. macOS and Windows backends (pynput for input, mss for the screen, their
+native window APIs) would plug in under the same names.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from workscribe.events import Event
 
@@ -66,3 +66,30 @@ class WindowState:
             if window.contains(x, y):
                 return window
         return None
+
+
+# -- which windows are browsers (the browser source watches Chromium's; scope needs to know) ----------
+CHROMIUM_PROCESSES = frozenset({"chromium", "chromium-browse", "chrome", "google-chrome", "brave",
+                                "brave-browser", "msedge", "microsoft-edge", "vivaldi-bin", "opera",
+                                "thorium", "yandex_browser"})
+"""Process names (``/proc/PID/comm``, 15 characters at most) of Chromium-family browsers."""
+
+CHROMIUM_CLASSES = frozenset({"chromium", "chromium-browser", "google-chrome", "brave-browser",
+                              "microsoft-edge", "vivaldi-stable", "opera", "thorium-browser"})
+"""WM_CLASS classes (lower case) of Chromium-family browser windows."""
+
+OTHER_BROWSERS = frozenset({"firefox", "firefox-esr", "firefox-bin", "librewolf", "navigator",
+                            "epiphany", "falkon", "qutebrowser", "konqueror", "midori", "waterfox"})
+"""Browsers whose pages this source cannot see: out of scope wherever sites are enforced."""
+
+
+def browser_family(window: Any) -> str | None:
+    """``chromium`` for Chromium-family windows, ``other`` for browsers it cannot see, else None."""
+    if window is None:
+        return None
+    names = {(n or "").lower() for n in (window.process, window.instance, window.cls)}
+    if names & CHROMIUM_PROCESSES or names & CHROMIUM_CLASSES:
+        return "chromium"
+    if names & OTHER_BROWSERS:
+        return "other"
+    return None

@@ -28,7 +28,7 @@ allowed (a gap, no keys, no pointer events, no pixels) and this source emits not
 
 **Passwords.** The page script reports, when focus moves, whether a password (or one-time-code)
 input or a cross-origin frame has focus; ``secure_at`` answers for a key typed at time ``t`` from
-that timeline, the way ``secure.EchoWatch`` answers for terminals, so the recorder drops those keys
+that timeline, the way ``sources.terminal.EchoWatch`` answers for terminals, so the recorder drops those keys
 (a ``guard/secure_input`` marker with reason ``password_field`` or ``browser_frame`` remains).
 There is no race with the report: a click inside the page or a Tab (``on_input``) is a barrier,
 and keys typed after it wait (``covered``) until the page has answered it with the focus that
@@ -40,7 +40,8 @@ What remains is the time between a page change and its report (milliseconds: the
 navigation is reported when it commits, before the new page is painted or titled): a frame grabbed
 or a window title read in between is judged by the page before.
 
-**Privacy of text.** ``redact_event`` passes URL, title and every element's name, text and value
+**Privacy of text.** Events leave this source as the page shows them; the redaction stage
+(``redact.events.redact_browser_event``) passes URL, title and every element's name, text and value
 through ``redact_private`` before the spool; the value or text of a field being typed into (an
 input in the last second) loses its last, unfinished word, which the keystroke redactor still holds.
 """
@@ -55,28 +56,14 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from workscribe.events import Event, now_ns
-from workscribe.sources.base import Sink, WindowInfo
+from workscribe.sources.base import Sink, WindowInfo, browser_family
 from workscribe.sources.browser_page import BINDING, PAGE_SCRIPT, WORLD
 from workscribe.sources.cdp import LOOPBACK, CdpConnection, CdpError
-
-CHROMIUM_PROCESSES = frozenset({"chromium", "chromium-browse", "chrome", "google-chrome", "brave",
-                                "brave-browser", "msedge", "microsoft-edge", "vivaldi-bin", "opera",
-                                "thorium", "yandex_browser"})
-"""Process names (``/proc/PID/comm``, 15 characters at most) of Chromium-family browsers."""
-
-CHROMIUM_CLASSES = frozenset({"chromium", "chromium-browser", "google-chrome", "brave-browser",
-                              "microsoft-edge", "vivaldi-stable", "opera", "thorium-browser"})
-"""WM_CLASS classes (lower case) of Chromium-family browser windows."""
-
-OTHER_BROWSERS = frozenset({"firefox", "firefox-esr", "firefox-bin", "librewolf", "navigator",
-                            "epiphany", "falkon", "qutebrowser", "konqueror", "midori", "waterfox"})
-"""Browsers whose pages this source cannot see: out of scope wherever sites are enforced."""
 
 DEFAULT_PROFILES = {"chromium": ".config/chromium", "chrome": ".config/google-chrome",
                     "google-chrome": ".config/google-chrome", "brave": ".config/BraveSoftware/Brave-Browser",
@@ -101,18 +88,6 @@ _TAB_KEYS = ("Tab", "ISO_Left_Tab")
 
 _PAGE_SCRIPT_ONCE = f"if (!window.__workscribe) {{ {PAGE_SCRIPT} }}"
 """The page script for a document that may run it already (then it does nothing)."""
-
-
-def browser_family(window: Any) -> str | None:
-    """``chromium`` for Chromium-family windows, ``other`` for browsers it cannot see, else None."""
-    if window is None:
-        return None
-    names = {(n or "").lower() for n in (window.process, window.instance, window.cls)}
-    if names & CHROMIUM_PROCESSES or names & CHROMIUM_CLASSES:
-        return "chromium"
-    if names & OTHER_BROWSERS:
-        return "other"
-    return None
 
 
 # -- finding the DevTools endpoint ---------------------------------------------------------------
@@ -220,45 +195,6 @@ def devtools_trouble(pid: int, proc: Path = Path("/proc"), max_depth: int = 8) -
         address = opts.get("remote-debugging-address")
         return "elsewhere" if address and address not in LOOPBACK else "pending"
     return "none"
-
-
-# -- redaction -----------------------------------------------------------------------------------
-def redact_element(element: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
-    """One element with its text redacted; a password input loses any value, a field being typed
-    into its last, unfinished word."""
-    out = dict(element)
-    if out.get("secure") or out.get("type") == "password":
-        out.pop("value", None)
-    if out.get("editing"):
-        for key in ("value", "text"):
-            if out.get(key):
-                out[key] = out[key][: out[key].rfind(" ") + 1]
-    for key in ("name", "text", "value"):
-        if out.get(key):
-            out[key] = redact(out[key])
-    return out
-
-
-@lru_cache(maxsize=4096)
-def _redact_cached(text: str) -> str:
-    from workscribe.redact.identity import redact_private
-
-    return redact_private(text)
-
-
-def redact_event(event: Event, redact: Callable[[str], str] | None = None) -> Event:
-    """A ``browser`` event with its URL, title and element texts redacted (``redact_private``;
-    cached, as snapshots repeat the same texts: a 300-element snapshot costs ~16 ms uncached)."""
-    redact = redact or _redact_cached
-    data = dict(event["data"])
-    for key in ("url", "title"):
-        if data.get(key):
-            data[key] = redact(data[key])
-    if data.get("elements"):
-        data["elements"] = [redact_element(e, redact) for e in data["elements"]]
-    if data.get("element"):
-        data["element"] = redact_element(data["element"], redact)
-    return {**event, "data": data}
 
 
 # -- the source ----------------------------------------------------------------------------------

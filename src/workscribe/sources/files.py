@@ -74,8 +74,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from workscribe.dataset.patches import CONTEXT, Hunk, file_header, format_hunk, quote_path, split_lines
 from workscribe.events import make_event, now_ns
+from workscribe.patches import CONTEXT, Hunk, file_header, format_hunk, quote_path, split_lines
 from workscribe.redact.identity import redact_private
 from workscribe.sources import inotify as ino
 from workscribe.sources.base import Sink, SourceError

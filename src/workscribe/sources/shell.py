@@ -7,7 +7,8 @@ shell variables, and after each command send one record over a fresh loopback TC
 builtins only (bash ``/dev/tcp``, zsh ``ztcp``). The port and a random token are in
 ``$WORKSCRIBE_HOME/shell.port`` (owner-only), which exists only while a recorder with the ``shell``
 source runs: with no recorder the hook tests that one file and stays silent. Nothing is written to
-disk by the hook or by this source; the text is redacted by the recorder before it is stored.
+disk by the hook or by this source; the text is redacted by the recorder's redaction stage
+(``redact.events.redact_shell_event``) before it is stored.
 
 Record, one per connection (``<start>``/``<end>`` are ``$EPOCHREALTIME``, ``<flags>`` ``p`` when the
 shell runs inside the output wrapper, else ``-``)::
@@ -57,7 +58,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workscribe.events import Event, make_event, now_ns
+from workscribe.events import make_event, now_ns
 from workscribe.sources.base import Sink, SourceError
 
 PORT_FILE = "shell.port"
@@ -277,17 +278,6 @@ def _epoch_ns(value: str) -> int:
     """``$EPOCHREALTIME`` (``1700000000.123456``, or with a comma in some locales) in ns."""
     sec, _, frac = value.replace(",", ".").partition(".")
     return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
-
-
-def redact_event(event: Event) -> Event:
-    """A ``shell/command`` event with its command line, directories and output redacted."""
-    from workscribe.redact.identity import redact_private
-
-    data = dict(event["data"])
-    for key in ("text", "cwd", "cwd_after", "output"):
-        if data.get(key):
-            data[key] = redact_private(data[key])
-    return {**event, "data": data}
 
 
 # -- the hook ---------------------------------------------------------------------------------------

@@ -32,9 +32,14 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"workscribe-key-id" + key).hexdigest()[:16]
 
 
+def key_path(home: Path | None = None) -> Path:
+    """Where the spool key of the state folder ``home`` (default ``$WORKSCRIBE_HOME``) lives."""
+    return (home or paths.home()) / KEY_FILE
+
+
 def load_key(home: Path | None = None) -> bytes | None:
     """The device's spool key, or None if none was created yet."""
-    path = (home or paths.home()) / KEY_FILE
+    path = key_path(home)
     if not path.exists():
         return None
     key = path.read_bytes()
@@ -49,7 +54,7 @@ def load_or_create_key(home: Path | None = None) -> bytes:
     key = load_key(home)
     if key is not None:
         return key
-    path = home / KEY_FILE
+    path = key_path(home)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(secrets.token_bytes(32))

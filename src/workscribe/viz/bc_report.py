@@ -30,9 +30,8 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from workscribe.policy.features import ACTION_CLASSES, element_key
-from workscribe.policy.train import _CLASS, REPORT_FILE, Example, PolicyAgent, load_examples, load_rows
-from workscribe.viz.contact_sheet import _dot, _fit, _font, _ring, _text
-from workscribe.viz.report import _STYLE, _figure, _integer_ticks, _no_data, _png
+from workscribe.policy.train import POLICY_CLASS, REPORT_FILE, Example, PolicyAgent, load_examples, load_rows
+from workscribe.viz import drawing, plotting
 
 DEMONSTRATED = (30, 200, 70)
 """Colour of the demonstrated action: a ring at its click point and its caption line."""
@@ -109,7 +108,8 @@ def render_bc_report(model_dir: Path, export_dir: Path, eval_result: dict[str, A
 
     esc = html.escape
     page = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-            f"<title>{esc(title)}</title>", f"<style>{_STYLE}{_FRAME_STYLE}</style>", "</head>", "<body>",
+            f"<title>{esc(title)}</title>", f"<style>{plotting.STYLE}{_FRAME_STYLE}</style>", "</head>",
+            "<body>",
             f"<h1>{esc(title)}</h1>", f"<p>Model: {esc(str(model_dir))}; export: {esc(str(export_dir))}</p>"]
     page += _success_section(eval_result)
     page += _training_section(trained)
@@ -213,7 +213,7 @@ def _rate(value: float | None) -> str:
 def _grouped_bars(series: dict[str, dict[str, float | None]]) -> bytes:
     """Horizontal bars grouped by task (first task on top), one bar per series in each group."""
     groups = list(next(iter(series.values())))
-    fig = _figure(len(groups) * max(2, len(series)) // 2 + 2)
+    fig = plotting.figure(len(groups) * max(2, len(series)) // 2 + 2)
     ax = fig.add_subplot()
     height = 0.8 / len(series)
     for j, (name, values) in enumerate(series.items()):
@@ -226,7 +226,7 @@ def _grouped_bars(series: dict[str, dict[str, float | None]]) -> bytes:
     ax.set_xlim(0, 1.12)
     ax.set_xlabel("success rate")
     fig.legend(loc="outside right upper", fontsize=8)
-    return _png(fig)
+    return plotting.png(fig)
 
 
 # -- training --------------------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def _training_section(trained: dict[str, Any]) -> list[str]:
 
 
 def _curve(curve: list[dict[str, float]]) -> bytes:
-    fig = _figure(10)
+    fig = plotting.figure(10)
     loss_ax, acc_ax = fig.subplots(1, 2)
     epochs = [p["epoch"] for p in curve]
     if curve:
@@ -266,14 +266,14 @@ def _curve(curve: list[dict[str, float]]) -> bytes:
             acc_ax.plot(*zip(*points, strict=True), marker="o", color="#e08a3c", label="validation")
         acc_ax.legend(loc="lower right", fontsize=8)
     else:
-        _no_data(loss_ax)
-        _no_data(acc_ax)
+        plotting.no_data(loss_ax)
+        plotting.no_data(acc_ax)
     acc_ax.set_ylim(0, 1.05)
     for ax, label in ((loss_ax, "loss"), (acc_ax, "accuracy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        _integer_ticks(ax.xaxis)
-    return _png(fig)
+        plotting.integer_ticks(ax.xaxis)
+    return plotting.png(fig)
 
 
 # -- decisions on frames ---------------------------------------------------------------------------------
@@ -353,8 +353,8 @@ def _frame(d: Decision, predicted: dict[str, Any], match: bool, image: StepImage
         place = (scale, box[0], box[1])
     else:
         frame = Image.new("RGB", (MIN_FRAME_WIDTH, MIN_FRAME_WIDTH * 3 // 4), (128, 128, 128))
-        _text(ImageDraw.Draw(frame), (frame.width / 2, frame.height / 2), "no frame", _font(16), (40, 40, 40),
-              "mm")
+        drawing.text(ImageDraw.Draw(frame), (frame.width / 2, frame.height / 2), "no frame", drawing.font(16),
+                     (40, 40, 40), "mm")
     x_off = (max(frame.width, MIN_FRAME_WIDTH) - frame.width) // 2
 
     def at(action: dict[str, Any]) -> tuple[float, float] | None:
@@ -363,17 +363,17 @@ def _frame(d: Decision, predicted: dict[str, Any], match: bool, image: StepImage
         scale, left, top = place
         return (action["x"] * scale - left) * FRAME_SCALE + x_off, (action["y"] * scale - top) * FRAME_SCALE
 
-    font = _font(14)
+    font = drawing.font(14)
     width = max(frame.width, MIN_FRAME_WIDTH)
     band = 3 * _BAND_LINE + 8
     canvas = Image.new("RGBA", (width, frame.height + band), (*_BACKGROUND, 255))
     canvas.paste(frame, (x_off, 0))
     layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    p = at(demonstrated) if _CLASS.get(row["action_type"]) == "click" else None
+    p = at(demonstrated) if POLICY_CLASS.get(row["action_type"]) == "click" else None
     if p:
-        _ring(draw, p, 11, DEMONSTRATED)
-        _dot(draw, p, 2, DEMONSTRATED)
+        drawing.ring(draw, p, 11, DEMONSTRATED)
+        drawing.dot(draw, p, 2, DEMONSTRATED)
     q = at(predicted) if predicted["type"] == "click" else None
     if q:
         _cross(draw, q, 8, PREDICTED)
@@ -382,8 +382,8 @@ def _frame(d: Decision, predicted: dict[str, Any], match: bool, image: StepImage
     lines = [(header, (235, 235, 235)), (f"demonstrated: {_describe(demonstrated)}", DEMONSTRATED),
              (f"predicted: {_describe(predicted)}", PREDICTED)]
     for i, (text, colour) in enumerate(lines):
-        _text(draw, (6, frame.height + 4 + _BAND_LINE * (i + 0.5)), _fit(text, font, width - 12), font,
-              (*colour, 255), "lm")
+        line = drawing.fit(text, font, width - 12)
+        drawing.text(draw, (6, frame.height + 4 + _BAND_LINE * (i + 0.5)), line, font, (*colour, 255), "lm")
     out = io.BytesIO()
     Image.alpha_composite(canvas, layer).convert("RGB").save(out, format="PNG")
     return out.getvalue()

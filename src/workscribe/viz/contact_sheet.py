@@ -6,13 +6,14 @@ does the typed text match, do drags and scrolls point the right way.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
+
+from workscribe.viz import drawing
 
 PADDING = 8
 """Pixels between cells and around the sheet."""
@@ -80,15 +81,15 @@ def render_contact_sheet(items: Sequence[Item], out: Path, columns: int = 4,
     cell_w, cell_h = thumb_width, thumb_height + CAPTION_HEIGHT
     sheet = Image.new("RGB", (PADDING + cols * (cell_w + PADDING), PADDING + rows * (cell_h + PADDING)),
                       BACKGROUND)
-    font = _font(max(12, thumb_width // 32))
-    small = _font(max(11, thumb_width // 36))
+    font = drawing.font(max(12, thumb_width // 32))
+    small = drawing.font(max(11, thumb_width // 36))
     for i, (img, action) in enumerate(items):
         left = PADDING + (i % cols) * (cell_w + PADDING)
         top = PADDING + (i // cols) * (cell_h + PADDING)
         thumb = _thumbnail(img, action, thumb_width, thumb_height, font)
         sheet.paste(thumb, (left, top))
-        caption = _fit(_caption(i, action), small, thumb_width - 4)
-        _text(ImageDraw.Draw(sheet), (left + 2, top + thumb_height + CAPTION_HEIGHT / 2), caption,
+        caption = drawing.fit(_caption(i, action), small, thumb_width - 4)
+        drawing.text(ImageDraw.Draw(sheet), (left + 2, top + thumb_height + CAPTION_HEIGHT / 2), caption,
               small, CAPTION_TEXT, "lm")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +108,7 @@ def _thumbnail(img: Image.Image | None, action: dict[str, Any], width: int, heig
     if img is None:
         draw = ImageDraw.Draw(cell)
         draw.rectangle((0, 0, width - 1, height - 1), fill=PLACEHOLDER)
-        _text(draw, (width / 2, height / 2), "no frame", font, (40, 40, 40), "mm")
+        drawing.text(draw, (width / 2, height / 2), "no frame", font, (40, 40, 40), "mm")
         scale, offset = None, (0, 0)
     else:
         scaled_h = _scaled_height(img, width)
@@ -136,23 +137,23 @@ def _draw_action(draw: ImageDraw.ImageDraw, action: dict[str, Any], scale: float
     if kind in ("click", "double_click", "triple_click", "right_click", "middle_click") and p:
         rings = {"double_click": 2, "triple_click": 3}.get(kind, 1)
         for r in range(rings):
-            _ring(draw, p, 11 + 6 * r, colour)
-        _dot(draw, p, 3, colour)
+            drawing.ring(draw, p, 11 + 6 * r, colour)
+        drawing.dot(draw, p, 3, colour)
     elif kind == "drag" and p:
         q = at("x2", "y2")
-        _dot(draw, p, 4, colour)
+        drawing.dot(draw, p, 4, colour)
         if q:
-            _arrow(draw, p, q, colour)
+            drawing.arrow(draw, p, q, colour)
     elif kind == "scroll" and p:
         dx, dy = action.get("dx") or 0, action.get("dy") or 0
         length = 36
         end = (p[0] + length * _sign(dx), p[1] + length * _sign(dy))
-        _dot(draw, p, 3, colour)
+        drawing.dot(draw, p, 3, colour)
         if end != p:
-            _arrow(draw, p, end, colour)
+            drawing.arrow(draw, p, end, colour)
         steps = " ".join(s for s in (f"{abs(dy)}" if dy else "", f"{abs(dx)}" if dx else "") if s)
         label_at = (end[0] + 8, end[1] if dy else end[1] + 10)
-        _text(draw, label_at, steps, font, (*colour, 255), "lm", stroke=True)
+        drawing.text(draw, label_at, steps, font, (*colour, 255), "lm", stroke=True)
     if kind == "type":
         _caption_box(draw, f"type \"{action.get('text') or ''}\"", font, size)
     elif kind in ("key", "hotkey"):
@@ -163,33 +164,14 @@ def _sign(v: float) -> int:
     return (v > 0) - (v < 0)
 
 
-def _ring(draw: ImageDraw.ImageDraw, p: tuple[float, float], r: float, colour: tuple[int, int, int]) -> None:
-    box = (p[0] - r, p[1] - r, p[0] + r, p[1] + r)
-    draw.ellipse(box, outline=(0, 0, 0, 220), width=5)  # dark halo: visible on light and dark frames
-    draw.ellipse(box, outline=(*colour, 255), width=3)
-
-
-def _dot(draw: ImageDraw.ImageDraw, p: tuple[float, float], r: float, colour: tuple[int, int, int]) -> None:
-    draw.ellipse((p[0] - r - 1, p[1] - r - 1, p[0] + r + 1, p[1] + r + 1), fill=(0, 0, 0, 220))
-    draw.ellipse((p[0] - r, p[1] - r, p[0] + r, p[1] + r), fill=(*colour, 255))
-
-
-def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float],
-           colour: tuple[int, int, int]) -> None:
-    angle = math.atan2(b[1] - a[1], b[0] - a[0])
-    head = [b, *((b[0] - 12 * math.cos(angle + s), b[1] - 12 * math.sin(angle + s)) for s in (0.45, -0.45))]
-    for fill, width in (((0, 0, 0, 220), 6), ((*colour, 255), 3)):
-        draw.line([a, b], fill=fill, width=width)
-        draw.polygon(head, fill=fill)
-
-
 def _caption_box(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
                  size: tuple[int, int]) -> None:
     """A translucent dark band across the bottom of the thumbnail with ``text`` in it."""
     width, height = size
     band = int(getattr(font, "size", 12)) + 12
     draw.rectangle((0, height - band, width, height), fill=(0, 0, 0, 190))
-    _text(draw, (6, height - band / 2), _fit(text, font, width - 12), font, (255, 255, 160, 255), "lm")
+    line = drawing.fit(text, font, width - 12)
+    drawing.text(draw, (6, height - band / 2), line, font, (255, 255, 160, 255), "lm")
 
 
 def _caption(index: int, action: dict[str, Any]) -> str:
@@ -200,47 +182,6 @@ def _caption(index: int, action: dict[str, Any]) -> str:
     if action.get("app"):
         parts.append(str(action["app"]))
     return "  ".join(parts)
-
-
-def _fit(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: float) -> str:
-    """``text`` cut with an ellipsis so that it is at most ``width`` pixels wide."""
-    text = text.replace("\n", "\\n").replace("\t", " ")
-    if font.getlength(text) <= width:
-        return text
-    while text and font.getlength(text + "...") > width:
-        text = text[:-1]
-    return text + "..."
-
-
-def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str,
-          font: ImageFont.ImageFont | ImageFont.FreeTypeFont, fill: tuple[int, ...], anchor: str,
-          stroke: bool = False) -> None:
-    """Draws ``text`` anchored at ``xy`` (``lm``: left-middle, ``mm``: centre) with any font.
-
-    Pillow's ``anchor`` argument needs a FreeType font; this also works with the bitmap fallback.
-    """
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x = xy[0] - left - ((right - left) / 2 if anchor[0] == "m" else 0)
-    y = xy[1] - top - (bottom - top) / 2
-    extra: dict[str, Any] = {"stroke_width": 1, "stroke_fill": (0, 0, 0, 255)} if stroke else {}
-    draw.text((x, y), text, fill=fill, font=font, **extra)
-
-
-FONT_FILES = ("DejaVuSans.ttf", "NotoSans-Regular.ttf")
-"""System fonts tried before Pillow's default one, whose glyphs stop at ASCII (``é`` is a box)."""
-
-
-@functools.lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    for name in FONT_FILES:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: a fixed-size bitmap font
-        return ImageFont.load_default()
 
 
 def render_spool_actions(spool: Any, actions: Sequence[dict[str, Any]], out: Path) -> Path:

@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from workscribe.dataset.source import Dataset, iter_episodes, iter_recordings
-from workscribe.guard import CODING_SOURCES
+from workscribe.export.source import Dataset, iter_episodes, iter_recordings
+from workscribe.guard.consent import CODING_SOURCES
 from workscribe.process.episodes import CUT_REASONS
 from workscribe.process.reduce import ACTION_TYPES, CODING_TYPES
+from workscribe.viz import plotting
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.axis import Axis
-    from matplotlib.figure import Figure
+    pass
 
 OUTCOMES = ("success", "fail", "unknown")
 """Outcomes of a task episode; ``unknown`` when ``task end`` gave none or the recording ended."""
@@ -194,16 +192,6 @@ def _by_count(counts: Counter[str]) -> dict[str, int]:
 
 # -- the HTML page -----------------------------------------------------------------------------------
 
-_STYLE = """
-body { font-family: sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
-td.n { text-align: right; }
-img { max-width: 100%; }
-p.note { color: #555; margin-top: 0.2em; }
-"""
-
-
 def render_html(stats: Stats, title: str = "workscribe stats") -> str:
     """One self-contained HTML page of ``stats``: a summary table and five inline plots (six with
     coding work)."""
@@ -237,7 +225,7 @@ def render_html(stats: Stats, title: str = "workscribe stats") -> str:
                       f"coding episodes, which ended at: {ends}."))
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{esc(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+           f"<title>{esc(title)}</title>", f"<style>{plotting.STYLE}</style>", "</head>", "<body>",
            f"<h1>{esc(title)}</h1>",
            f"<p>Spools: {esc(', '.join(stats.folders))}</p>",
            "<h2>Summary</h2>", "<table>", "<tr><th>figure</th><th>value</th></tr>"]
@@ -256,54 +244,31 @@ def render_html(stats: Stats, title: str = "workscribe stats") -> str:
     return "\n".join(out)
 
 
-def _figure(n_rows: int = 0) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(8, max(2.5, 0.6 + 0.3 * n_rows)), dpi=100, layout="constrained")
-
-
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})  # no version: identical bytes
-    return buf.getvalue()
-
-
 def _barh(values: dict[str, float], xlabel: str, number: str = "{:g}") -> bytes:
     """Horizontal bars, first key on top, each labelled with its value (counts unless ``number`` says)."""
-    fig = _figure(len(values))
+    fig = plotting.figure(len(values))
     ax = fig.add_subplot()
     if number == "{:g}":
-        _integer_ticks(ax.xaxis)
+        plotting.integer_ticks(ax.xaxis)
     if values:
         labels = list(values)[::-1]
         bars = ax.barh(labels, [values[k] for k in labels], color="#4878a8")
         ax.bar_label(bars, labels=[number.format(values[k]) for k in labels], padding=3)
         ax.margins(x=0.12)
     else:
-        _no_data(ax)
+        plotting.no_data(ax)
     ax.set_xlabel(xlabel)
-    return _png(fig)
+    return plotting.png(fig)
 
 
 def _histogram(values: list[int]) -> bytes:
-    fig = _figure(10)
+    fig = plotting.figure(10)
     ax = fig.add_subplot()
     if values:
         ax.hist(values, bins=min(30, max(1, len(set(values)))), color="#4878a8", edgecolor="white")
     else:
-        _no_data(ax)
+        plotting.no_data(ax)
     ax.set_xlabel("steps per episode")
     ax.set_ylabel("episodes")
-    _integer_ticks(ax.yaxis)
-    return _png(fig)
-
-
-def _integer_ticks(axis: Axis) -> None:
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _no_data(ax: Axes) -> None:
-    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-    ax.set_yticks([])
+    plotting.integer_ticks(ax.yaxis)
+    return plotting.png(fig)

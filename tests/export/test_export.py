@@ -6,19 +6,20 @@ import hashlib
 import json
 import secrets
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers import run_cli
-from workscribe.dataset.export import REPORT_FILE, ExportOptions, export
-from workscribe.dataset.frames import FrameStore
-from workscribe.dataset.source import iter_episodes, open_dataset
+from workscribe.export.driver import REPORT_FILE, ExportOptions, export
+from workscribe.export.frames import FrameStore
+from workscribe.process.reduce import reduce_actions
 from workscribe.spool.format import SEGMENT_GLOB
 from workscribe.spool.reader import Spool
 from workscribe.spool.retention import delete_recordings
-from workscribe.spool.synthetic import write_synthetic_spool
+from workscribe.testing.synthetic import write_synthetic_spool
 
 HOURS = 0.04  # 2.4 simulated minutes per spool: a few hundred steps, several episodes
 
@@ -41,6 +42,19 @@ def tree_digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def raw_actions(folders: list[Path], key: bytes) -> dict[str, tuple[Spool, list[dict]]]:
+    """Per session (recording): its spool and its actions with a frame, in order of start, straight from
+    the raw events with the spool reader and ``reduce_actions`` (no episode code)."""
+    out = {}
+    for folder in folders:
+        spool = Spool(folder, key=key)
+        for recording in spool.recordings():
+            actions = reduce_actions(spool.iter_events(recording))
+            framed = [a for a in actions if a["frame_before"] is not None]
+            out[recording[0].header["recording_id"][:8]] = (spool, framed)
+    return out
+
+
 def test_hf_export_loads_with_datasets_and_holds_the_observation_frames(spools, tmp_path: Path) -> None:
     from datasets import load_dataset
 
@@ -48,20 +62,25 @@ def test_hf_export_loads_with_datasets_and_holds_the_observation_frames(spools, 
     report = export(folders, tmp_path / "hf", ExportOptions(format="hf"), key=key)
     ds = load_dataset("parquet", data_dir=str(tmp_path / "hf"))
     assert set(ds) == {"train", "validation"}
+    raw = raw_actions(folders, key)
     assert len(ds["train"]) + len(ds["validation"]) == report["steps"] > 100
-    episodes = list(iter_episodes(open_dataset(folders, key)))
-    steps = {(s["episode_id"], s["step"]): s for ep in episodes for s in ep["steps"]}
-    assert len(steps) == report["steps"]
-    stores = {i: FrameStore(spool) for i, spool in enumerate(open_dataset(folders, key).spools)}
-    by_episode = {ep["episode_id"]: ep["_spool"] for ep in episodes}
-    for row in ds["train"].select(range(0, len(ds["train"]), 37)):
-        step = steps[(row["episode_id"], row["step"])]
-        action = json.loads(row["action"])
-        assert action["type"] == row["action_type"] == step["type"]
-        assert (action["x"], action["y"], action["text"]) == (step["x"], step["y"], step["text"])
+    assert report["steps"] == sum(len(actions) for _, actions in raw.values())
+    # each session's rows, episodes in order of start and steps in order, are its actions in order
+    rows: dict[str, list[tuple[str, int, str, int]]] = defaultdict(list)
+    for split in ds:
+        for n, r in enumerate(ds[split].select_columns(["session", "episode_id", "step"])):
+            rows[r["session"]].append((r["episode_id"], r["step"], split, n))
+    assert set(rows) == set(raw)
+    paired = [(split, n, action) for session, (_, actions) in raw.items()
+              for (_, _, split, n), action in zip(sorted(rows[session]), actions, strict=True)]
+    stores = {session: FrameStore(spool) for session, (spool, _) in raw.items()}
+    for split, n, action in paired[::37]:
+        row = ds[split][n]
+        assert json.loads(row["action"])["type"] == row["action_type"] == action["type"]
+        assert (row["x"], row["y"], row["text"]) == (action["x"], action["y"], action["text"])
         image = np.asarray(row["image"].convert("RGB"))
         assert image.shape == (row["screen_h"], row["screen_w"], 3)
-        assert np.array_equal(image, stores[by_episode[row["episode_id"]]].rgb(step["frame"]))  # lossless
+        assert np.array_equal(image, stores[row["session"]].rgb(action["frame_before"]))  # lossless
 
 
 def test_two_exports_of_the_same_spools_are_byte_identical(spools, tmp_path: Path) -> None:
@@ -174,7 +193,7 @@ def test_export_errors_are_one_line(spools, tmp_path: Path) -> None:
 
 
 def test_split_assignment_is_stable_and_never_leaves_train_empty() -> None:
-    from workscribe.dataset.source import assign_splits
+    from workscribe.export.source import assign_splits
 
     assert assign_splits(["only-session"], 0.99) == {"only-session": "train"}
     keys = [f"s{i}" for i in range(40)]

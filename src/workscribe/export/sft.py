@@ -23,7 +23,7 @@ The assistant turn follows ``--actions``:
 - ``anthropic`` / ``openai``: ``{"role": "assistant", "content": null, "tool_calls": [{"id",
   "type": "function", "function": {"name": "computer", "arguments": "<JSON>"}}]}`` where the
   arguments are the ``input`` of Anthropic's ``computer`` tool or the ``action`` of OpenAI's
-  ``computer_call``, in screen pixels (see ``dataset.vocab``). This is the tool-call shape chat
+  ``computer_call``, in screen pixels (see ``export.vocab``). This is the tool-call shape chat
   templates and SFT trainers (TRL) read.
 
 Episodes without a task (cut by app session) say ``Task: (not stated; continue the work in <app>)``.
@@ -35,9 +35,10 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from workscribe.dataset import vocab
-from workscribe.dataset.frames import FrameStore
-from workscribe.dataset.source import SPLITS, action_of
+from workscribe.export import vocab
+from workscribe.export.formats import ExportOptions
+from workscribe.export.frames import FrameStore
+from workscribe.export.source import SPLITS, action_of
 
 _SYSTEM = {
     "pyautogui": "You operate a computer to do the user's task. Given the task, the previous actions and a "
@@ -53,12 +54,10 @@ _SYSTEM = {
 class SftWriter:
     """Writes one chat conversation per step (see the module docstring)."""
 
-    def __init__(self, out: Path, options: Any) -> None:
-        if options.actions not in vocab.STYLES:
-            raise ValueError(f"unknown --actions {options.actions!r}; use one of {', '.join(vocab.STYLES)}")
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         self.out = out
         self.style = options.actions
-        self.history = max(0, options.history)
+        self.history = options.history
         self._files: dict[str, TextIO] = {}
         self.rows: dict[str, int] = dict.fromkeys(SPLITS, 0)
         self.images = 0

@@ -75,8 +75,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from workscribe.dataset.frames import FrameStore
-from workscribe.dataset.source import SPLITS, action_of
+from workscribe.export.formats import ExportOptions
+from workscribe.export.frames import FrameStore
+from workscribe.export.source import SPLITS, action_of
 from workscribe.process.reduce import GUI_TYPES as ACTION_TYPES
 
 CODEBASE_VERSION = "v3.0"
@@ -301,7 +302,7 @@ class _Part:
 class LeRobotWriter:
     """Writes episodes as a LeRobot v3.0 dataset (see the module docstring)."""
 
-    def __init__(self, out: Path, options: Any) -> None:
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         self.out = Path(out)
         self.options = options
         self.tmp = self.out / TMP_DIR

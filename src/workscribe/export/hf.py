@@ -29,8 +29,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workscribe.dataset.frames import FrameStore
-from workscribe.dataset.source import SPLITS, action_of
+from workscribe.export.formats import ExportOptions
+from workscribe.export.frames import FrameStore
+from workscribe.export.source import SPLITS, action_of
 
 ROWS_PER_SHARD = 2000
 ROWS_PER_GROUP = 64
@@ -72,7 +73,7 @@ SCHEMA = _schema()
 class HfWriter:
     """Writes steps into Parquet shards per split (see the module docstring)."""
 
-    def __init__(self, out: Path, options: Any) -> None:
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         self.out = out
         self.data = out / "data"
         self.data.mkdir(parents=True, exist_ok=True)

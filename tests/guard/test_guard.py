@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -179,7 +181,19 @@ def _git_repo(path: Path) -> Path:
     return path
 
 
-def test_coding_sources_need_repos_that_are_git_work_trees_and_no_apps(tmp_path: Path) -> None:
+@pytest.fixture
+def home_is_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """$HOME is ``tmp_path``: what is made in it is under the contributor's home folder."""
+    from workscribe.redact.identity import device_identity
+
+    monkeypatch.setenv("HOME", str(tmp_path.resolve()))
+    device_identity.cache_clear()  # the identity is read once per process: again with this HOME...
+    yield tmp_path.resolve()
+    device_identity.cache_clear()  # ...and with the real one after
+
+
+def test_coding_sources_need_repos_that_are_git_work_trees_and_no_apps(tmp_path: Path,
+                                                                       home_is_tmp_path: Path) -> None:
     repo = _git_repo(tmp_path / "app")
     with pytest.raises(ConsentError, match="need repos"):
         guard.grant([], ["shell"], home=tmp_path)
@@ -194,11 +208,8 @@ def test_coding_sources_need_repos_that_are_git_work_trees_and_no_apps(tmp_path:
     consent = guard.grant([], ["shell", "files", "git"], home=tmp_path, repos=[str(repo / ".")])
     assert consent.repos == [str(repo.resolve())] and not consent.gui
     assert Guard(consent).status == "recording"  # no window scope without display sources
-    import os
-
-    home = os.path.expanduser("~")
-    if str(repo).startswith(home + "/"):
-        assert home not in str(consent.scope())
+    scope = consent.scope()  # stored in every segment header: the repo as ~/app, no home path
+    assert scope["repos"] == ["~/app"] and str(home_is_tmp_path) not in json.dumps(scope)
 
 
 def _shell(t: int, cwd: str, cwd_after: str | None = None, start: int | None = None) -> dict:

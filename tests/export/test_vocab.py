@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workscribe.dataset.vocab import anthropic, convert, openai, pyautogui
+from workscribe.export.vocab import anthropic, convert, openai, pyautogui
 
 SCREEN = (1000, 500)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import run_cli, spool_bytes
+from helpers import run_cli, spool_bytes, spool_events, wait_for
 from workscribe.envs.demonstrator import HumanDemonstrator
 from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
 from workscribe.spool import format as fmt
@@ -43,6 +42,11 @@ def _actions(out: Path, env: dict[str, str]) -> list[dict]:
     return json.loads(r.stdout)
 
 
+def _typed_on_disk(out: Path) -> str:
+    """The text of the key presses in the spool files as they are now (a recorder may be writing)."""
+    return "".join(e["data"].get("text") or "" for e in spool_events(out) if e["kind"] == "key_press")
+
+
 def _kill_procs(*procs) -> None:
     for p in procs:
         p.kill()
@@ -66,8 +70,7 @@ def test_actions_match_ground_truth(xdisplay: XDisplay, recorder) -> None:
         demo.hotkey("ctrl+shift+t")
         demo.right_click(cx + 30, cy + 10)
         xdotool(xdisplay.name, "key", "Escape")  # close xterm's menu, not part of the truth
-        time.sleep(0.5)
-        code, _, err = rec.stop()
+        code, _, err = rec.stop()  # at once: a clean stop drains the input the server has delivered
         assert code == 0, err
     finally:
         _kill_procs(term)
@@ -96,8 +99,10 @@ def test_kill_9_loses_at_most_the_last_second(xdisplay: XDisplay, recorder) -> N
         xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
         xdotool(xdisplay.name, "type", "--delay", "30", "survives the crash")
         # Typed text is held in memory until its run ends (a 1 s pause), then redacted and written
-        # within 0.25 s, and flushed to the OS within 0.25 s more.
-        time.sleep(1.6)
+        # within 0.25 s, and flushed to the OS within 0.25 s more: in the file (what a kill -9 keeps)
+        # within 1.6 s of the last key.
+        wait_for(lambda: _typed_on_disk(rec.out) == "survives the crash", timeout=1.6,
+                 what="the typed text in the spool file")
         rec.kill9()
     finally:
         _kill_procs(term)
@@ -161,12 +166,11 @@ def test_out_of_scope_window_leaves_no_trace(xdisplay: XDisplay, recorder) -> No
         xdotool(xdisplay.name, "windowactivate", "--sync", str(ow))
         xdotool(xdisplay.name, "type", "--delay", "20", f"echo {secret}")
         xdotool(xdisplay.name, "key", "Return")
-        time.sleep(0.6)
+        rec.wait_status("the other window out of scope", lambda s: s["state"] == "out of scope")
         assert rec.control("status")["state"] == "out of scope"
         xdotool(xdisplay.name, "mousemove", str(ax + 30), str(ay + 30), "click", "--delay", "0", "1")
-        time.sleep(0.3)
+        rec.wait_status("the allowed window back in scope", lambda s: s["state"] == "recording")
         xdotool(xdisplay.name, "type", "--delay", "20", "visible")
-        time.sleep(1.5)
         assert rec.control("status")["state"] == "recording"
         code, _, err = rec.stop()
         assert code == 0, err
@@ -201,10 +205,10 @@ def test_pause_and_resume(xdisplay: XDisplay, recorder) -> None:
         xdotool(xdisplay.name, "type", "--delay", "20", "before ")
         assert rec.control("pause")["state"] == "paused"
         assert rec.control("status")["state"] == "paused"
+        # keys are stamped with the X server's time, so those typed before `resume` returns are in the
+        # pause however late the recorder reads them; `resume` ends the typing run (a gap)
         xdotool(xdisplay.name, "type", "--delay", "20", "HIDDENWORD")
-        time.sleep(0.2)
         assert rec.control("resume")["state"] == "recording"
-        time.sleep(1.2)
         xdotool(xdisplay.name, "type", "--delay", "20", "after")
         code, _, _ = rec.stop()
         assert code == 0
@@ -228,8 +232,7 @@ def test_motion_is_thinned_but_presses_keep_their_position(xdisplay: XDisplay, r
         for i in range(200):  # 200 moves in about 0.2 s: far above 60 Hz
             chain += ["mousemove", str(x + 10 + i), str(y + 10 + i // 2), "sleep", "0.001"]
         xdotool(xdisplay.name, *chain, "click", "--delay", "0", "1")
-        time.sleep(0.3)
-        rec.stop()
+        assert rec.stop()[0] == 0  # at once: a clean stop drains the input the server has delivered
     finally:
         _kill_procs(term)
     spool = Spool(rec.out)
@@ -256,7 +259,7 @@ def test_bad_spool_folder_gives_one_line_and_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.x11
 def test_task_marks_cut_episodes_and_their_titles_are_redacted(xdisplay: XDisplay, recorder) -> None:
-    from workscribe.dataset.source import iter_episodes, open_dataset
+    from workscribe.export.source import iter_episodes, open_dataset
 
     term, wid = _xterm(xdisplay, ALLOWED, "80x20+40+40")
     try:
@@ -271,11 +274,9 @@ def test_task_marks_cut_episodes_and_their_titles_are_redacted(xdisplay: XDispla
         x, y, _, _ = _geometry(xdisplay, wid)
         xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
         xdotool(xdisplay.name, "type", "--delay", "30", "ls")
-        time.sleep(0.8)
+        # the keys carry the X server's time, before the mark `task end` sets when it returns
         assert run_cli("task", "end", "--success", env=recorder.env).returncode == 0
-        time.sleep(0.3)
         xdotool(xdisplay.name, "mousemove", str(x + 90), str(y + 90), "click", "--delay", "0", "1")
-        time.sleep(0.8)
         assert rec.stop()[0] == 0
     finally:
         _kill_procs(term)
@@ -287,13 +288,6 @@ def test_task_marks_cut_episodes_and_their_titles_are_redacted(xdisplay: XDispla
     assert [s["type"] for s in episodes[1]["steps"]] == ["click"]
 
 
-def _until(condition, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(0.02)
-
-
 def test_a_source_whose_thread_dies_is_restarted_and_its_gap_recorded(
         xdisplay: XDisplay, ws_home: Path, tmp_path: Path) -> None:
     """The input source's RECORD connection fails under a real recorder: the recorder notices, says
@@ -302,9 +296,9 @@ def test_a_source_whose_thread_dies_is_restarted_and_its_gap_recorded(
     import threading
 
     from workscribe import guard, paths
-    from workscribe.control import request
     from workscribe.process.reduce import reduce_actions
-    from workscribe.recorder import Recorder, RecordOptions
+    from workscribe.record.control import request
+    from workscribe.record.recorder import Recorder, RecordOptions
     from workscribe.sources.x11.input import X11InputSource
 
     env = {**xdisplay.env, "WORKSCRIBE_HOME": str(ws_home)}
@@ -323,12 +317,12 @@ def test_a_source_whose_thread_dies_is_restarted_and_its_gap_recorded(
         return seen[-1]
 
     try:
-        _until(lambda: rec.ready, what="the recorder's start")
+        wait_for(lambda: rec.ready, timeout=15, what="the recorder's start")
         assert input_health() == "ok"
         source = next(s for s in rec.sources if isinstance(s, X11InputSource))
         source._rec.display.socket.shutdown(socket.SHUT_RDWR)  # its RECORD connection fails
-        _until(lambda: input_health() == "restarting", what="status 'restarting'")
-        _until(lambda: input_health() == "ok", what="status 'ok' again")
+        wait_for(lambda: input_health() == "restarting", timeout=15, what="status 'restarting'")
+        wait_for(lambda: input_health() == "ok", timeout=15, what="status 'ok' again")
         assert next(s for s in rec.sources if isinstance(s, X11InputSource)) is not source
         status = json.loads(run_cli("status", "--json", env=env).stdout)
         assert status["sources"] == {"window": "ok", "echo": "ok", "input": "ok"}
@@ -336,7 +330,8 @@ def test_a_source_whose_thread_dies_is_restarted_and_its_gap_recorded(
         written = rec.status()["events"]
         xdotool(xdisplay.name, "mousemove", str(x + 50), str(y + 50), "click", "--delay", "0", "1")
         # motion, press and release
-        _until(lambda: rec.status()["events"] >= written + 3, what="the click in the spool")
+        wait_for(lambda: rec.status()["events"] >= written + 3, timeout=15,
+                 what="the click in the spool")
     finally:
         rec.request_stop()
         runner.join(timeout=30)
@@ -366,8 +361,8 @@ def test_a_click_that_activates_another_window_belongs_to_that_window(xdisplay: 
     def click_into(wid: int) -> None:
         x, y, w, h = _geometry(xdisplay, wid)
         xdotool(xdisplay.name, "mousemove", str(x + w // 2), str(y + h // 2), "click", "--delay", "0", "1")
-        _until(lambda: xdotool(xdisplay.name, "getactivewindow", check=False).strip() == str(wid),
-               what="the click's activation")
+        wait_for(lambda: xdotool(xdisplay.name, "getactivewindow", check=False).strip() == str(wid),
+                 timeout=15, what="the click's activation")
 
     try:
         _grant(recorder.env, apps="leftterm,rightterm", sources="input,window")
@@ -377,7 +372,7 @@ def test_a_click_that_activates_another_window_belongs_to_that_window(xdisplay: 
         click_into(left_id)
         # three window/active events and a press and release per click (motions are thinned, and a
         # loaded machine may merge them: not counted)
-        _until(lambda: rec.control("status")["events"] >= 7, what="the clicks in the spool")
+        rec.wait_status("the clicks in the spool", lambda s: s["events"] >= 7, timeout=15)
         code, _, err = rec.stop()
         assert code == 0, err
     finally:

@@ -7,16 +7,15 @@ import json
 import shlex
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from editkit import apply_tree, edit_diff
 from editkit import episode as random_episode
-from workscribe.dataset.coding import CURSOR, REGION_END, REGION_START, START_OF_FILE, WRITERS
-from workscribe.dataset.export import ExportOptions
-from workscribe.dataset.patches import FileDiff, apply_file_diff, parse, split_lines
+from workscribe.export.coding import CURSOR, REGION_END, REGION_START, START_OF_FILE
+from workscribe.export.formats import CODING_FORMATS, ExportError, ExportOptions, make_writer
+from workscribe.patches import FileDiff, apply_file_diff, parse, split_lines
 
 CORE = '''"""Small arithmetic helpers used by the calculator CLI."""
 
@@ -259,12 +258,7 @@ def gui_episode() -> dict[str, Any]:
 def export(tmp_path: Path, fmt: str, episodes: list[tuple[dict[str, Any], str]], **options: Any) -> Path:
     out = tmp_path / fmt
     out.mkdir()
-    opts = ExportOptions(
-        format=fmt, **{k: v for k, v in options.items() if k in ExportOptions.__dataclass_fields__}
-    )
-    if set(options) - set(ExportOptions.__dataclass_fields__):
-        opts = SimpleNamespace(**{**opts.__dict__, **options})
-    writer = WRITERS[fmt](out, opts)
+    writer = make_writer(out, ExportOptions(format=fmt, **options))
     for ep, split in episodes:
         writer.add(ep, split, None)
     report = writer.close()
@@ -457,8 +451,8 @@ def test_swe_patch_error_when_diffs_do_not_fit(tmp_path: Path) -> None:
 
 
 def test_unknown_edit_tool_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown --edit-tool 'ed'"):
-        WRITERS["swe"](tmp_path, SimpleNamespace(edit_tool="ed"))
+    with pytest.raises(ExportError, match="unknown --edit-tool 'ed'"):
+        ExportOptions(format="swe", edit_tool="ed")
 
 
 # ----- next-edit
@@ -569,7 +563,7 @@ def test_next_command_examples(tmp_path: Path) -> None:
 # ----- all formats
 
 
-@pytest.mark.parametrize("fmt", sorted(WRITERS))
+@pytest.mark.parametrize("fmt", sorted(CODING_FORMATS))
 def test_exports_are_deterministic_and_load_with_datasets(tmp_path: Path, fmt: str) -> None:
     import datasets
 

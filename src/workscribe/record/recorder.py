@@ -1,33 +1,40 @@
-"""The recorder: sources -> guard -> spool, with a control socket for pause, resume and status.
+"""The recorder: sources -> guard -> redaction -> spool, with a control socket for pause, resume,
+status and task marks.
 
-The loop only wires things together: each source calls ``_on_event`` from its own thread, the guard
-decides what may be kept, kept input tells the screen source which frames to persist, and the spool
-writer thread writes. Nothing reaches the spool that the guard did not admit.
+The recorder only wires things together. The consent's sources are built and started by the
+registry (``sources.registry``), each through the ``SourceSupervisor``, which restarts a source
+whose thread died. Each source calls ``_on_event`` from its own thread; key events typed into a
+terminal or a browser page first wait in the key hold (``record.keyhold``) until the terminal's or
+page's timeline covers them. The guard decides what may be kept, kept input tells the screen source
+which frames to persist, every kept event passes the one redaction stage (``redact.stage``) and
+every kept frame the pixel stage (``redact.frames``), and the spool writer thread writes. Nothing
+reaches the spool that the guard did not admit.
 
-Keys typed into a terminal or a browser window wait ``KEY_HOLD_NS`` before they are judged, so the
-terminal's echo timeline (``EchoWatch``) or the page's pushed focus timeline (``BrowserSource``)
-covers the moment they were typed: keys typed at a password prompt or into a password field are
-secure input.
+``run`` opens the spool and the control socket, starts the sources, and then loops every 0.25 s
+until the duration ends, a signal or ``stop`` arrives, consent is revoked or the spool fails:
+it releases typed text whose run has ended, polls the supervisor, applies retention hourly and
+reloads the consent every second. Control requests (``handle``) pause and resume the guard and
+write task marks (``record.tasks``).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from workscribe import guard as guard_mod
-from workscribe.control import ControlServer
-from workscribe.events import Event, make_event, now_ns
+from workscribe.events import Event, now_ns
 from workscribe.guard import Consent, Guard
+from workscribe.record.control import ControlServer
+from workscribe.record.keyhold import KeyHold
+from workscribe.record.process import compact_heap, install_stop_signals, restore_signals
+from workscribe.record.tasks import TaskMarks
 from workscribe.redact.frames import FrameRedactionStage
 from workscribe.redact.identity import find_private, find_private_ocr, redact_private
 from workscribe.redact.image import ImageRedactor
@@ -36,18 +43,12 @@ from workscribe.redact.ocr import OcrProcess
 from workscribe.redact.page_text import PageTextIndex, view_from_snapshot
 from workscribe.redact.stage import RedactionStage
 from workscribe.redact.text import RULESET_VERSION
-from workscribe.secure import EchoWatch, terminal_of
 from workscribe.sources.base import SourceError, WindowState
-from workscribe.sources.browser import browser_family
+from workscribe.sources.registry import SourceContext, create_sources
 from workscribe.sources.supervise import SourceSupervisor
 from workscribe.spool import crypto
 from workscribe.spool.retention import delete_recordings, expired_recordings
 from workscribe.spool.writer import SpoolConfig, SpoolWriter
-
-KEY_HOLD_NS = 80_000_000
-"""Key events wait this long before they are judged, so the terminal's echo timeline covers them."""
-_KEY_KINDS = ("key_press", "key_release")
-MAX_TASK_TITLE = 500  # characters of a task title or ticket kept
 
 
 @dataclass
@@ -94,40 +95,33 @@ class Recorder:
         self.sources: list[Any] = []
         self.pages = PageTextIndex(find_private)  # the browser page's text, for pixel redaction
         self.supervisor = SourceSupervisor(self.sources, self._on_source_gap, log=log)  # restarts dead ones
-        self.screen = None
+        self._built: dict[str, Any] = {}  # the latest source built by each factory (a restart replaces it)
         self.frames: FrameRedactionStage | None = None
-        self.echo: EchoWatch | None = None
-        self._held: deque[Event] = deque()
-        self._line_ends: deque[int] = deque(maxlen=8)  # times of recent Return presses
-        self._focus_moves: deque[int] = deque(maxlen=8)  # times of recent Tab presses (focus moves)
-        self.browser: Any = None  # the browser source, when consented
+        # keys typed into a terminal or page wait until its timeline covers them
+        self.key_hold = KeyHold(lambda: self.guard.state.active, lambda: self.browser, self._admit,
+                                self._lock)
         # every kept event passes one redaction stage; typed text is held until its run ends
         self.redaction = RedactionStage(KeystrokeRedactor(find_private))
-        self._tty_cache: tuple[int, str | None, float] | None = None
         self.started_t = 0
         self.ready = False  # every source started
         self.ready_t = 0  # when it became ready (recording clock, ns)
-        self._shell: Any = None  # the shell source: publishes its port file once every source is ready
         self.stop_reason = ""
-        self.task: dict[str, Any] | None = None  # the open task (``workscribe task start``)
-        self._task_seq = 0
+        self.tasks = TaskMarks()  # the open task (``workscribe task start``)
+
+    @property
+    def browser(self) -> Any:
+        """The browser source (the latest one built), or None when it is not consented."""
+        return self._built.get("browser")
+
+    @property
+    def screen(self) -> Any:
+        """The screen source (the latest one built), or None when it is not consented."""
+        return self._built.get("screen")
 
     # -- wiring -----------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        if event["source"] == "input" and self._browser_active():
-            self.browser.on_input(event)  # a click or Tab: later keys wait for the page's focus
-        if (event["source"] == "input" and event["kind"] in _KEY_KINDS and self.echo is not None
-                and (self._held or self._browser_active() or self._active_tty() is not None)):
-            self.echo.sample()  # only terminals have prompts, only pages password fields
-            with self._lock:  # judged once the terminal's or page's timeline covers it (_release_keys)
-                self._held.append(event)
-                if event["kind"] == "key_press" and event["data"]["key"] in ("Return", "KP_Enter"):
-                    self._line_ends.append(event["t"])
-                elif event["kind"] == "key_press" and event["data"]["key"] in ("Tab", "ISO_Left_Tab"):
-                    self._focus_moves.append(event["t"])
-            self.echo.notify()
-            return
-        self._admit(event)
+        if not self.key_hold.offer(event):  # a held key is admitted when the key hold releases it
+            self._admit(event)
 
     def _admit(self, event: Event, echo_off: bool = False, secure: str | None = None) -> None:
         with self._lock:
@@ -144,38 +138,6 @@ class Recorder:
         if out:
             assert self.spool is not None
             self.spool.put_events(out)
-
-    def _release_keys(self, force: bool = False) -> None:
-        """Admits held key events older than ``KEY_HOLD_NS``, judged by the terminal's or page's state
-        then; keys after a click or Tab in a page also wait until the page said where focus went."""
-        assert self.echo is not None
-        cutoff = now_ns() - KEY_HOLD_NS
-        while True:
-            with self._lock:
-                if not self._held or (not force and (self._held[0]["t"] > cutoff or (
-                        self.browser is not None and not self.browser.covered(self._held[0]["t"])))):
-                    return
-                event = self._held.popleft()
-            secure = None
-            if self.browser is not None and event["kind"] == "key_press":
-                secure = self.browser.secure_at(event["t"], (*self._line_ends, *self._focus_moves))
-            self._admit(event, echo_off=self.echo.secure_at(event["t"], tuple(self._line_ends)),
-                        secure=secure)
-
-    def _browser_active(self) -> bool:
-        """True when the active window is a browser whose pages the browser source watches."""
-        return self.browser is not None and browser_family(self.guard.state.active) == "chromium"
-
-    def _active_tty(self) -> str | None:
-        active = self.guard.state.active
-        if active is None:
-            return None
-        cached = self._tty_cache
-        if cached and cached[0] == active.id and time.monotonic() - cached[2] < 1.0:
-            return cached[1]
-        tty = terminal_of(active.pid)
-        self._tty_cache = (active.id, tty, time.monotonic())
-        return tty
 
     def _on_window(self, state: WindowState) -> None:
         with self._lock:
@@ -242,26 +204,12 @@ class Recorder:
             return "the recorder is not ready yet"
         t = now_ns()
         with self._lock:
-            out: list[Event] = []
             if cmd == "task_end":
-                if self.task is None:
-                    return "no task is open; start one with: workscribe task start TITLE"
-                outcome = args.get("outcome")
-                if outcome not in (None, "success", "fail"):
-                    return f"unknown outcome {outcome!r}; use success or fail"
-                out.append(make_event("task", "end", {"id": self.task["id"], "outcome": outcome}, t))
-                self.task = None
+                out = self.tasks.end(args.get("outcome"), t)
             else:
-                title = str(args.get("title") or "").strip()
-                if not title:
-                    return "a task needs a title, e.g. workscribe task start \"Fix the login redirect\""
-                if self.task is not None:  # starting a new task ends the open one, without an outcome
-                    out.append(make_event("task", "end", {"id": self.task["id"], "outcome": None}, t))
-                ticket = str(args.get("ticket") or "").strip() or None
-                self._task_seq += 1
-                self.task = {"id": self._task_seq, "title": redact_private(title[:MAX_TASK_TITLE]),
-                             "ticket": redact_private(ticket[:MAX_TASK_TITLE]) if ticket else None}
-                out.append(make_event("task", "start", dict(self.task), t))
+                out = self.tasks.start(args.get("title"), args.get("ticket"), t)
+            if isinstance(out, str):
+                return out
             self.spool.put_events(out)  # readers order events by t: held keys may follow it in the file
         return None
 
@@ -280,7 +228,7 @@ class Recorder:
             "apps": self.consent.apps,
             "ready": self.ready,
             "ready_after_s": self._ready_after_s(),
-            "task": self.task["title"] if self.task else None,
+            "task": self.tasks.title,
             "frames_waiting": self.frames.waiting if self.frames else 0,  # for redaction, now
             "sources": self.supervisor.health(),
             "pid": os.getpid(),
@@ -311,16 +259,15 @@ class Recorder:
         except BaseException:
             control.close()
             raise
-        previous = self._install_signals()
+        previous = install_stop_signals(self.request_stop)
         self.started_t = now_ns()
         self._expire()
         last_expiry = last_consent_check = time.monotonic()
         try:
-            if self.consent.gui:
-                self._start_display_sources()
-            self._start_coding_sources()
-            if self._shell is not None:  # the port file tells hooked shells and tools that all is ready
-                self._shell.publish()
+            self._start_sources()
+            shell = self._built.get("shell")
+            if shell is not None:  # the port file tells hooked shells and tools that all is ready
+                shell.publish()
             self.ready_t = now_ns()
             self.ready = True
             scope = [f"apps: {', '.join(self.consent.apps)}"] if self.consent.apps else []
@@ -360,8 +307,8 @@ class Recorder:
                 except SourceError:
                     pass
             self.supervisor.close()  # a source still down: its gap ends here
-            if self.echo is not None:
-                self._release_keys(force=True)
+            if self.key_hold.echo is not None:
+                self.key_hold.release(force=True)
             with self._lock:
                 self._store(self.guard.close())
                 self.spool.put_events(self.redaction.flush())
@@ -371,7 +318,7 @@ class Recorder:
                 self.spool.close()  # SpoolWriteError when writing failed (a full disk)
             finally:
                 control.close()
-                self._restore_signals(previous)
+                restore_signals(previous)
         return {"out": str(opts.out), "stop_reason": self.stop_reason or "stopped",
                 "ready_after_s": self._ready_after_s(),
                 "events": self.spool.events_written, "frames": self.spool.frames_stored,
@@ -389,92 +336,28 @@ class Recorder:
                 "dropped_out_of_scope": self.guard.dropped,
                 "refused_no_redaction_rule": dict(self.redaction.refused)}
 
-    def _start_display_sources(self) -> None:
-        """The window, browser, screen and input sources of the consent (X11). Each is started by a
-        function the supervisor calls again when the source's thread dies."""
-        from workscribe.sources.x11.input import X11InputSource
-        from workscribe.sources.x11.screen import ScreenSource
-        from workscribe.sources.x11.window import X11WindowSource
-
+    def _start_sources(self) -> None:
+        """Starts the consent's sources in the registry's order (``sources.registry``), each through
+        the supervisor, which calls its factory again when the source's thread dies."""
         opts = self.options
         assert self.spool is not None
-
-        def window() -> X11WindowSource:
-            source = X11WindowSource(opts.display, on_change=self._on_window, log=self.log)
-            source.start(self._on_event)
-            return source
-
-        # while the window source is down no window is known: nothing is in scope
-        self.supervisor.start("window", window, on_down=lambda: self._on_window(WindowState()))
-        if "browser" in self.consent.sources:
-            from workscribe.sources.browser import BrowserSource
-
-            def browser() -> BrowserSource:
-                self.browser = BrowserSource(self.guard.sites, lambda: self.guard.state.active,
-                                             self._on_page_scope, log=self.log,
-                                             on_page_text=self._on_page_text)
-                self.browser.start(self._on_event)
-                return self.browser
-
-            self.supervisor.start("browser", browser, on_down=self._forget_pages)
         if "screen" in self.consent.sources:
             self.frames = FrameRedactionStage(ImageRedactor(finder=find_private_ocr, ocr=OcrProcess()),
                                               self.spool.put_frame, spill_dir=opts.out, pages=self.pages)
+        ctx = SourceContext(
+            display=opts.display, fps=opts.fps, keyframe_s=opts.keyframe_s,
+            repos=[Path(r) for r in self.consent.repos], shell_output="shell-output" in self.consent.sources,
+            log=self.log, on_event=self._on_event, on_built=self._on_built, ready=lambda: self.ready,
+            on_window=self._on_window, active_window=lambda: self.guard.state.active, sites=self.guard.sites,
+            on_page_scope=self._on_page_scope, on_pages_lost=self._forget_pages,
+            on_page_text=self._on_page_text, frame_regions=self.guard.frame_regions, on_frame=self._on_frame,
+            echo_watch=self.key_hold.echo_watch)
+        for factory in create_sources(self.consent.sources):
+            on_down = partial(factory.on_down, ctx) if factory.on_down is not None else None
+            self.supervisor.start(factory.name, partial(factory.start, ctx), on_down=on_down)
 
-            def screen() -> ScreenSource:
-                self.screen = ScreenSource(self.guard.frame_regions, fps=opts.fps, display_name=opts.display,
-                                           keyframe_s=opts.keyframe_s)
-                self.screen.start(self._on_frame)
-                return self.screen
-
-            self.supervisor.start("screen", screen)
-        if "input" in self.consent.sources:
-            def echo() -> EchoWatch:
-                self.echo = EchoWatch(self._active_tty, self._release_keys, lambda: bool(self._held))
-                self.echo.start()
-                return self.echo
-
-            def input_() -> X11InputSource:
-                source = X11InputSource(opts.display)
-                source.start(self._on_event)
-                return source
-
-            self.supervisor.start("echo", echo)
-            self.supervisor.start("input", input_)
-
-    def _start_coding_sources(self) -> None:
-        """The shell, files and git sources of the consent: they need no display."""
-        repos = [Path(r) for r in self.consent.repos]
-        if "shell" in self.consent.sources:
-            from workscribe.sources.shell import ShellSource, port_file
-
-            def shell() -> ShellSource:
-                # the port file is published once every source is ready (a restart publishes at once)
-                source = ShellSource(port_file(), output="shell-output" in self.consent.sources, log=self.log,
-                                     publish_on_start=self.ready)
-                source.start(self._on_event)
-                self._shell = source
-                return source
-
-            self.supervisor.start("shell", shell)
-        if "files" in self.consent.sources:
-            from workscribe.sources.files import FilesSource
-
-            def files() -> FilesSource:
-                source = FilesSource(repos, log=self.log)
-                source.start(self._on_event)
-                return source
-
-            self.supervisor.start("files", files)
-        if "git" in self.consent.sources:
-            from workscribe.sources.git import GitSource
-
-            def git() -> GitSource:
-                source = GitSource(repos, log=self.log)
-                source.start(self._on_event)
-                return source
-
-            self.supervisor.start("git", git)
+    def _on_built(self, name: str, source: Any) -> None:
+        self._built[name] = source
 
     def _ready_after_s(self) -> float | None:
         """Seconds from the start of ``run`` until every source was ready (None before)."""
@@ -489,95 +372,3 @@ class Recorder:
             files = delete_recordings(self.options.out, expired, reason="retention")
             self.log(f"retention {self.consent.retention_days} days: deleted {len(expired)} old "
                      f"recording(s), {len(files)} segment(s)")
-
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda s, f: self.request_stop(signal.Signals(s).name))
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def compact_heap() -> None:
-    """Keeps the recorder's memory close to what it uses (glibc): blocks of 1 MB and more (frames)
-    are always mapped and unmapped, never kept in the heap once freed (glibc otherwise raises that
-    threshold as they are freed, and 4 MB frames pile up in the heap), and threads share two arenas.
-    Elsewhere (macOS, musl, Windows) nothing is done."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name or not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-def spawn_recorder(out: Path, display: str | None, state: Path, *args: str,
-                   log: Path | None = None) -> subprocess.Popen:
-    """Starts ``workscribe record`` in its own process, as a contributor would, with state in ``state``
-    (``display`` None: no X display at all, for a consent of coding sources only).
-
-    Its stdout is a pipe (text); its stderr (the recorder's log lines) is appended to ``log`` when
-    given, else a pipe too. A long run should pass ``log``: nobody reads the pipe until the end, and
-    a recorder whose log fills it would block. Wait for it with ``wait_until_ready``.
-    """
-    env = {**os.environ, "WORKSCRIBE_HOME": str(state)}
-    env.pop("DISPLAY", None)
-    argv = [sys.executable, "-m", "workscribe", "record", "--out", str(out), *args]
-    if display is not None:
-        env["DISPLAY"] = display
-        argv[6:6] = ["--display", display]
-    if log is None:
-        return subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with log.open("a") as stderr:  # the child keeps its own copy of the file
-        return subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=stderr)
-
-
-def recorder_log_tail(proc: subprocess.Popen, log: Path | None = None, lines: int = 20) -> str:
-    """The last ``lines`` lines the recorder wrote to stderr: from ``log``, else from its pipe."""
-    if log is not None:
-        try:
-            text = log.read_text(errors="replace")
-        except OSError:
-            return ""
-    else:
-        text = proc.stderr.read() if proc.stderr else ""
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def wait_until_ready(proc: subprocess.Popen, state: Path, timeout: float = 30.0,
-                     log: Path | None = None) -> None:
-    """Polls the recorder's control socket until every source is ready, the shell's port file
-    published included (``log``: where its stderr goes, as given to ``spawn_recorder``).
-
-    Raises:
-        ControlError: the recorder exited, or was not ready within ``timeout`` seconds.
-    """
-    from workscribe import paths
-    from workscribe.control import ControlError, request
-
-    socket_path = paths.control_socket(state)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if request("status", socket_path).get("ready"):
-                return
-        except ControlError:
-            pass
-        if proc.poll() is not None:
-            why = recorder_log_tail(proc, log)
-            raise ControlError(f"the recorder did not start: {why}")
-        if time.monotonic() > deadline:
-            raise ControlError(f"the recorder was not ready within {timeout:.0f} s")
-        time.sleep(0.05)

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from helpers import run_cli, spool_bytes
+from helpers import run_cli, spool_bytes, spool_events, wait_for, wait_settled_frame
 from workscribe.envs.xdisplay import XDisplay, open_window, xdotool
-from workscribe.secure import echo_off_prompt, secure_window, terminal_of
+from workscribe.guard.secure import secure_window
+from workscribe.sources.terminal import echo_off_prompt, terminal_of
 from workscribe.spool.reader import Spool
 
 PASSWORD = "Hunter2Secret"
@@ -61,21 +62,15 @@ def test_password_typed_at_a_read_s_prompt_is_never_kept(xdisplay: XDisplay, rec
         xdotool(xdisplay.name, "mousemove", "120", "120", "click", "--delay", "0", "1")
         xdotool(xdisplay.name, "type", "--delay", "15", 'read -s -p "Enter it: " pw; echo "len=${#pw}"')
         xdotool(xdisplay.name, "key", "Return")
-        deadline = time.monotonic() + 5
-        while not echo_off_prompt(fd):  # the prompt is up: bash turned echo off
-            assert time.monotonic() < deadline, "read -s did not turn echo off"
-            time.sleep(0.01)
+        # the prompt is up: bash turned echo off (the recorder samples the terminal as each key comes)
+        wait_for(lambda: echo_off_prompt(fd), timeout=5, interval=0.01, what="read -s to turn echo off")
         xdotool(xdisplay.name, "type", "--delay", "40", PASSWORD)
         xdotool(xdisplay.name, "key", "Return")
-        while echo_off_prompt(fd):
-            assert time.monotonic() < deadline + 5, "the prompt did not end"
-            time.sleep(0.01)
-        time.sleep(0.3)
+        wait_for(lambda: not echo_off_prompt(fd), timeout=10, interval=0.01, what="the prompt to end")
         xdotool(xdisplay.name, "type", "--delay", "15", "echo visible")
         xdotool(xdisplay.name, "key", "Return")
-        time.sleep(0.5)
         os.close(fd)
-        code, _, err = rec.stop()
+        code, _, err = rec.stop()  # at once: a clean stop judges and keeps every key still held
         assert code == 0, err
     finally:
         term.kill()
@@ -109,8 +104,7 @@ def test_typing_into_a_password_titled_window_is_secure_input(xdisplay: XDisplay
         rec = recorder()
         xdotool(xdisplay.name, "mousemove", "100", "80", "click", "--delay", "0", "1")
         xdotool(xdisplay.name, "type", "--delay", "20", "topsecret")
-        time.sleep(0.4)
-        code, _, _ = rec.stop()
+        code, _, _ = rec.stop()  # at once: a clean stop judges every key still held
         assert code == 0
     finally:
         term.kill()
@@ -133,7 +127,11 @@ def test_secrets_and_pii_typed_or_in_titles_are_redacted_before_disk(xdisplay: X
         xdotool(xdisplay.name, "type", "--delay", "25", f"export AWS_ACCESS_KEY_ID={aws}")
         xdotool(xdisplay.name, "key", "Return")
         xdotool(xdisplay.name, "type", "--delay", "25", "echo hello")
-        time.sleep(1.5)  # the run ends with the pause: held keys are released by the recorder itself
+        # the run ends with the pause: held keys are released (redacted) by the recorder itself, not
+        # by the stop
+        wait_for(lambda: "echo hello" in "".join(e["data"].get("text") or "" for e in spool_events(rec.out)
+                                                 if e["kind"] in ("key_press", "text")),
+                 timeout=10, what="the typed run in the spool file")
         status = rec.control("status")
         assert status["state"] == "recording"
         code, _, err = rec.stop()
@@ -169,10 +167,12 @@ def test_a_secret_shown_on_screen_is_filled_in_every_stored_frame(xdisplay: XDis
         xdotool(xdisplay.name, "mousemove", "100", "80", "click", "--delay", "0", "1")
         # the secret reaches the screen as program output, not as typed keys
         xdotool(xdisplay.name, "type", "--delay", "20", "printf 'AKIA%s\\n' Z3MOCKKEY7EXAMPL")
+        sent = time.monotonic_ns()
         xdotool(xdisplay.name, "key", "Return")
-        time.sleep(1.5)
+        wait_settled_frame(rec.out, sent)  # the screen after the command, stored
+        sent = time.monotonic_ns()
         xdotool(xdisplay.name, "mousemove", "200", "90", "click", "--delay", "0", "1")
-        time.sleep(1.5)
+        wait_settled_frame(rec.out, sent)  # and after the click, the printed line long on screen
         code, out, err = rec.stop()
         assert code == 0, err
     finally:

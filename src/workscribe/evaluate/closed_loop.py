@@ -11,29 +11,34 @@ filled by a credential provider at this point, never by the model: for MiniWoB++
 string after the word "password" in the instruction, as a password manager would fill it.
 
 Baselines on the same seeds: ``random`` clicks random points of the task area, and ``demonstrator``
-is the scripted demonstrator that recorded the training data.
+is the scripted demonstrator that recorded the training data. ``evaluate_policy`` runs a trained model
+and the baselines on unseen seeds and reports success per task (what ``workscribe eval`` runs).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from workscribe.dataset.vocab import XDOTOOL_KEYS
 from workscribe.envs.xdisplay import XDisplay, xdotool
 from workscribe.events import Event, now_ns
+from workscribe.export.vocab import XDOTOOL_KEYS
 from workscribe.policy.features import Observation
 from workscribe.process.reduce import SECURE_TEXT
 from workscribe.redact.identity import redact_private
 
+BASELINES = ("random", "demonstrator")
 MAX_STEPS = 12
 SNAPSHOT_WAIT_S = 0.6  # longest wait for the page to report its state after an action
 TASK_AREA = (160, 210)  # MiniWoB++'s task area, CSS pixels at the page's origin
+SCREEN_SIZE = (640, 480)  # of the evaluation's virtual display, as in collection (``jobs.collect``)
 _PASSWORD = re.compile(r"password\W{0,3}[\"“']([^\"”']+)[\"”']", re.I)
 
 
@@ -42,10 +47,11 @@ class LiveObserver:
 
     def __init__(self, display: XDisplay) -> None:
         from workscribe.guard import SiteMatcher
-        from workscribe.sources.browser import BrowserSource, redact_event
+        from workscribe.redact.events import redact_browser_event
+        from workscribe.sources.browser import BrowserSource
         from workscribe.sources.x11.window import X11WindowSource
 
-        self._redact = redact_event
+        self._redact = redact_browser_event
         self._state: Any = None
         self._cv = threading.Condition()
         self._snapshot: tuple[int, dict[str, Any]] | None = None
@@ -182,3 +188,89 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
            for t, rs in tasks.items()}
     mean = sum(v["success_rate"] for v in out.values()) / len(out) if out else 0.0
     return {"tasks": out, "mean_success": round(mean, 4)}
+
+
+class ModelError(ValueError):
+    """The model folder holds no policy that loads (one line)."""
+
+
+class SeedOverlapError(ValueError):
+    """Evaluation seeds the model was trained on (one line)."""
+
+
+def evaluate_policy(model: Path, tasks: list[str], episodes: int, seed: int,
+                    baselines: tuple[str, ...] | list[str] = BASELINES, device: str = "cpu",
+                    progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Runs the policy trained in ``model`` and the ``baselines`` in closed loop on ``episodes`` seeds of
+    each task, from ``seed`` on, on a virtual display of its own.
+
+    Args:
+        model: folder of a trained policy (``workscribe train``).
+        tasks: MiniWoB++ tasks.
+        episodes: episodes per task.
+        seed: seed of each task's first episode; none may be a seed the model was trained on.
+        baselines: names from ``BASELINES``, run on the same seeds.
+        device: ``cpu`` or ``cuda``.
+        progress: called as ``(description, completed, total)`` as runs start and end.
+
+    Returns:
+        ``summarise`` of the model's runs, with ``seeds`` (first, last) and ``baselines`` (name:
+        ``summarise`` of its runs).
+
+    Raises:
+        ModelError: the model does not load.
+        SeedOverlapError: a seed was used for training (the model's report lists them).
+        DisplayError, MiniWobError: the display or the task could not start.
+    """
+    from workscribe.envs.miniwob import MiniWobEnv
+    from workscribe.policy.train import REPORT_FILE, PolicyAgent
+
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {', '.join(unknown)}; use {', '.join(BASELINES)}")
+    show = progress or (lambda description, completed, total: None)
+    try:
+        agent = PolicyAgent(model, device=device)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(str(exc)) from None
+    report_path = model / REPORT_FILE
+    trained = json.loads(report_path.read_text()).get("seeds", {}) if report_path.exists() else {}
+    eval_seeds = set(range(seed, seed + episodes))
+    for task in tasks:
+        overlap = eval_seeds & set(trained.get(task, []))
+        if overlap:
+            raise SeedOverlapError(f"seeds {min(overlap)}..{max(overlap)} of {task} were used for training; "
+                                   f"choose another --seed (training used {min(trained[task])}.."
+                                   f"{max(trained[task])})")
+    runs: dict[str, list[EpisodeResult]] = {"model": [], **{b: [] for b in baselines}}
+    total = len(tasks) * episodes * (1 + len(baselines))
+    done = 0
+    with XDisplay(*SCREEN_SIZE) as display:
+        observer = LiveObserver(display).start()
+        show("evaluating", done, total)
+        try:
+            for task in tasks:
+                with MiniWobEnv(task, display) as env:
+                    for i in range(episodes):
+                        s = seed + i
+                        description = f"{task} seed {s}"
+                        show(description, done, total)
+                        runs["model"].append(run_policy(env, display, observer, agent.act, s))
+                        done += 1
+                        show(description, done, total)
+                        if "random" in baselines:
+                            clicker = random_clicker(s)
+                            runs["random"].append(run_policy(env, display, observer, clicker, s,
+                                                             snapshot_wait=0.0))
+                            done += 1
+                            show(description, done, total)
+                        if "demonstrator" in baselines:
+                            runs["demonstrator"].append(run_demonstrator(env, s))
+                            done += 1
+                            show(description, done, total)
+        finally:
+            observer.stop()
+    result = summarise(runs["model"])
+    result["seeds"] = [seed, seed + episodes - 1]
+    result["baselines"] = {b: summarise(runs[b]) for b in baselines}
+    return result

@@ -2,13 +2,9 @@
 
 One driver, one writer per format. The driver reads the spools recording by recording (deleted
 recordings are never read: the reader honours tombstones), cuts episodes, assigns each session or
-contributor wholly to train or validation, and hands the writer one episode at a time with a
-``FrameStore`` that decodes its frames. A writer implements::
-
-    class Writer:
-        def __init__(self, out: Path, options: ExportOptions) -> None: ...
-        def add(self, episode: dict, split: str, frames: FrameStore) -> None: ...
-        def close(self) -> dict: ...   # what it wrote, merged into the report
+contributor wholly to train or validation, and hands the writer of the format one episode at a
+time with a ``FrameStore`` that decodes its frames. The formats, their options (``ExportOptions``) and the
+``Writer`` protocol they implement are in ``export.formats``.
 
 Exports are deterministic: recordings in order of id, episodes in order of start, no clocks, no
 random numbers, so the same spools give byte-identical files. ``workscribe_export.json`` in the
@@ -21,63 +17,29 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workscribe import __version__
-from workscribe.dataset.frames import FrameStore
-from workscribe.dataset.source import (
+from workscribe.export.formats import (
+    CODING_FORMATS,
+    FORMATS,
+    SCREEN_FORMATS,
+    SPLIT_BY,
+    ExportError,
+    ExportOptions,
+    make_writer,
+)
+from workscribe.export.frames import FrameStore
+from workscribe.export.source import (
     Dataset,
     assign_splits,
     iter_recordings,
     open_dataset,
     recording_episodes,
 )
-from workscribe.process.episodes import IDLE_S
 
-SCREEN_FORMATS = ("hf", "lerobot", "sft")
-CODING_FORMATS = ("swe", "next-edit", "next-command")
-FORMATS = (*SCREEN_FORMATS, *CODING_FORMATS)
-SPLIT_BY = ("session", "contributor")
 REPORT_FILE = "workscribe_export.json"
-
-
-class ExportError(ValueError):
-    """The export cannot be done as asked (one line, for the CLI)."""
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """How to export."""
-
-    format: str = "hf"
-    split_by: str = "session"
-    val_fraction: float = 0.1
-    idle_s: float = IDLE_S
-    actions: str = "pyautogui"  # sft: pyautogui | anthropic | openai
-    history: int = 5  # sft: previous actions given in each user turn
-    edit_tool: str = "diff"  # swe: edits as edit(path, diff) calls, or str_replace_editor calls
-
-
-def _writer(out: Path, options: ExportOptions) -> Any:
-    if options.format == "hf":
-        from workscribe.dataset.hf import HfWriter
-
-        return HfWriter(out, options)
-    if options.format == "sft":
-        from workscribe.dataset.sft import SftWriter
-
-        return SftWriter(out, options)
-    if options.format == "lerobot":
-        from workscribe.dataset.lerobot import LeRobotWriter
-
-        return LeRobotWriter(out, options)
-    if options.format in CODING_FORMATS:
-        from workscribe.dataset.coding import WRITERS
-
-        return WRITERS[options.format](out, options)
-    raise ExportError(f"unknown format {options.format!r}; use one of {', '.join(FORMATS)}")
 
 
 def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | None = None,
@@ -93,13 +55,10 @@ def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | 
         The report also written to ``out/workscribe_export.json``.
 
     Raises:
-        ExportError: bad options or an output folder that is not an earlier export.
+        ExportError: an output folder that is not an earlier export (``ExportOptions`` checks the options
+            when it is made).
         SpoolReadError: a folder holds no readable spool.
     """
-    if options.split_by not in SPLIT_BY:
-        raise ExportError(f"unknown --split-by {options.split_by!r}; use session or contributor")
-    if not 0 <= options.val_fraction < 1:
-        raise ExportError(f"--val-fraction must be in [0, 1), got {options.val_fraction}")
     ds = open_dataset(folders, key)
     for problem in ds.problems + [s for spool in ds.spools for s in spool.skipped]:
         if warn:
@@ -109,14 +68,14 @@ def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | 
             for _, segs in recordings}
     splits = assign_splits(list(keys.values()), options.val_fraction)
     _prepare(out)
-    writer = _writer(out, options)
+    writer = make_writer(out, options)
+    coding = options.kind == "coding"
     counts: dict[str, dict[str, int]] = {s: {"episodes": 0, "steps": 0} for s in ("train", "validation")}
     versions: dict[str, set[str]] = {"recorder": set(), "redaction": set()}
     seen_problems = set(ds.problems)
     for done, (i, segments) in enumerate(recordings):
         spool = ds.spools[i]
         split = splits[keys[segments[0].header["recording_id"]]]
-        coding = options.format in CODING_FORMATS
         episodes = list(recording_episodes(spool, segments, options.idle_s, stats=ds.stats, spool_index=i,
                                            coding=coding))
         frames = FrameStore(spool)
@@ -141,10 +100,7 @@ def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | 
                     warn(problem)
     report = {
         "format": options.format, "exporter_version": __version__,
-        "options": {"split_by": options.split_by, "val_fraction": options.val_fraction,
-                    "idle_s": options.idle_s,
-                    **({"actions": options.actions} if options.format == "sft" else {}),
-                    **({"edit_tool": options.edit_tool} if options.format == "swe" else {})},
+        "options": options.reported(),
         "splits": counts,
         "episodes": sum(c["episodes"] for c in counts.values()),
         "steps": sum(c["steps"] for c in counts.values()),
@@ -190,4 +146,5 @@ def _prepare(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-__all__ = ["FORMATS", "SPLIT_BY", "Dataset", "ExportError", "ExportOptions", "export"]
+__all__ = ["CODING_FORMATS", "FORMATS", "REPORT_FILE", "SCREEN_FORMATS", "SPLIT_BY", "Dataset", "ExportError",
+           "ExportOptions", "export"]

@@ -1,5 +1,5 @@
 """Coding exports: agent trajectories (``swe``), next-edit prediction (``next-edit``), next command
-(``next-command``), from the shell, files and git steps of episodes (see ``dataset.source``).
+(``next-command``), from the shell, files and git steps of episodes (see ``export.source``).
 
 Layout of each::
 
@@ -13,9 +13,9 @@ column may be null (or an empty list) in all of those and hold values later: abs
 lists that may be empty are JSON strings (like ``FAIL_TO_PASS`` in SWE-bench). Records are written as
 episodes come, keys sorted: the same episodes give the same bytes.
 
-Options read from ``ExportOptions`` (defaults when a field is absent): ``edit_tool`` (``swe``: ``diff`` or
-``str_replace``), ``edit_events`` (``next-edit``: ``EDIT_EVENTS``), ``command_history``
-(``next-command``: ``COMMAND_HISTORY``).
+Options read from ``ExportOptions`` (``export.formats``): ``edit_tool`` (``swe``: ``diff`` or
+``str_replace``), ``edit_events`` (``next-edit``, ``--edit-events``; default ``EDIT_EVENTS``),
+``command_history`` (``next-command``, ``--command-history``; default ``COMMAND_HISTORY``).
 
 Episodes without a ``command`` or ``edit`` step are left out. GUI steps (clicks, typing in apps) are not
 written; ``swe`` says how many there were in ``note``.
@@ -65,7 +65,7 @@ has nothing to predict it from), in the shape of Zed's zeta dataset::
      "cursor": "previous_edit" | "region_start", "editable_start": 12, "editable_lines": 7,
      "previous_edits": 3}
 
-- ``events``: the previous ``EDIT_EVENTS`` edits of the episode (any file), oldest first, each
+- ``events``: the previous ``edit_events`` edits of the episode (any file), oldest first, each
   ``User edited "PATH":`` and its hunks in a ``diff`` fence; ``User renamed "A" to "B"`` and
   ``User deleted "PATH"`` for those changes.
 - the editable region is the span of the edit's hunks, context included, in the file before the edit
@@ -87,7 +87,7 @@ has nothing to predict it from), in the shape of Zed's zeta dataset::
     {"id": "<episode_id>/<step>", "episode_id", "step", "session", "task", "repo", "cwd",
      "history": [{"command", "cwd", "exit_code"}, ...], "next": "pytest -x tests/test_app.py"}
 
-``history`` holds the previous ``COMMAND_HISTORY`` commands, oldest first; ``cwd`` is where ``next``
+``history`` holds the previous ``command_history`` commands, oldest first; ``cwd`` is where ``next``
 ran. ``workscribe score`` scores predictions of both (``evaluate.coding``).
 """
 
@@ -96,19 +96,19 @@ from __future__ import annotations
 import json
 import shlex
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from workscribe.dataset.patches import FileDiff, Hunk, PartialTree, format_file_diff, format_hunk, parse
-from workscribe.dataset.source import SPLITS
+from workscribe.export.formats import COMMAND_HISTORY, EDIT_EVENTS, EDIT_TOOLS, ExportOptions
+from workscribe.export.source import SPLITS
+from workscribe.patches import FileDiff, Hunk, PartialTree, format_file_diff, format_hunk, parse
+from workscribe.process.reduce import CODING_TYPES
+
+if TYPE_CHECKING:
+    from workscribe.export.frames import FrameStore
 
 DATA_DIR = "data"
-EDIT_TOOLS = ("diff", "str_replace")
-EDIT_EVENTS = 5  # next-edit: previous edits in ``events``
-COMMAND_HISTORY = 10  # next-command: previous commands in ``history``
 EXCERPT_CONTEXT = 5  # next-edit: known lines shown on each side of the editable region, at most
-CODING_TYPES = ("command", "edit", "git")
 
 START_OF_FILE = "<|start_of_file|>"
 REGION_START = "<|editable_region_start|>"
@@ -155,11 +155,6 @@ TOOLS = {"diff": [_BASH, _EDIT], "str_replace": [_BASH, _STR_REPLACE]}
 """The ``tools`` of ``swe`` records, by ``--edit-tool``."""
 
 
-def _option(options: Any, name: str, default: Any) -> Any:
-    value = getattr(options, name, None)
-    return default if value is None else value
-
-
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -194,7 +189,7 @@ class _JsonlWriter:
     format = ""
     card_fields = ""
 
-    def __init__(self, out: Path, options: Any) -> None:
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         self.out = out
         self.options = options
         (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
@@ -209,7 +204,7 @@ class _JsonlWriter:
         self._files[split].write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         self.rows[split] += 1
 
-    def add(self, episode: dict[str, Any], split: str, frames: Any = None) -> None:
+    def add(self, episode: dict[str, Any], split: str, frames: FrameStore | None = None) -> None:
         if not _has_coding(episode):
             self.not_written["episodes_without_coding_steps"] += 1
             return
@@ -269,11 +264,9 @@ class SweWriter(_JsonlWriter):
         "commit that ended the episode), `note` (GUI steps left out), provenance: `session`, "
         "`contributor`, `start`, `duration_s`, `versions`.")
 
-    def __init__(self, out: Path, options: Any) -> None:
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         super().__init__(out, options)
-        self.edit_tool = _option(options, "edit_tool", "diff")
-        if self.edit_tool not in EDIT_TOOLS:
-            raise ValueError(f"unknown --edit-tool {self.edit_tool!r}; use one of {', '.join(EDIT_TOOLS)}")
+        self.edit_tool = options.edit_tool
         self.patch_errors = 0
 
     def card_intro(self) -> str:
@@ -448,9 +441,9 @@ class NextEditWriter(_JsonlWriter):
         "- `path`, `editable_start` (1-based line of the region in the file before the edit), "
         "`editable_lines`, `previous_edits`, ids: `id`, `episode_id`, `step`, `session`; `task`.")
 
-    def __init__(self, out: Path, options: Any) -> None:
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         super().__init__(out, options)
-        self.events = max(1, int(_option(options, "edit_events", EDIT_EVENTS)))
+        self.events = options.edit_events
 
     def card_intro(self) -> str:
         return ("Next-edit prediction in the format of Zed's zeta dataset: given the recent edits and an "
@@ -633,9 +626,9 @@ class NextCommandWriter(_JsonlWriter):
         "- `cwd`: where the next command ran; `next`: the command line to predict.\n"
         "- `repo`, `task`, ids: `id`, `episode_id`, `step`, `session`.")
 
-    def __init__(self, out: Path, options: Any) -> None:
+    def __init__(self, out: Path, options: ExportOptions) -> None:
         super().__init__(out, options)
-        self.history = max(1, int(_option(options, "command_history", COMMAND_HISTORY)))
+        self.history = options.command_history
 
     def card_intro(self) -> str:
         return ("Next shell command prediction: given the commands a person ran before in the episode "
@@ -664,9 +657,5 @@ class NextCommandWriter(_JsonlWriter):
         return {"command_history": self.history}
 
 
-WRITERS: dict[str, Callable[[Path, Any], _JsonlWriter]] = {
-    "swe": SweWriter, "next-edit": NextEditWriter, "next-command": NextCommandWriter}
-"""Format name -> writer class (``__init__(out, options)``, ``add(episode, split, frames)``, ``close()``)."""
-
-__all__ = ["COMMAND_HISTORY", "EDIT_EVENTS", "TOOLS", "WRITERS", "NextCommandWriter", "NextEditWriter",
+__all__ = ["COMMAND_HISTORY", "EDIT_EVENTS", "EDIT_TOOLS", "TOOLS", "NextCommandWriter", "NextEditWriter",
            "SweWriter", "edit_diff", "excerpt", "format_event", "str_replace_calls"]

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from workscribe.dataset import lerobot
-from workscribe.dataset.export import REPORT_FILE, ExportOptions, export
-from workscribe.dataset.frames import FrameStore
-from workscribe.dataset.source import iter_episodes, open_dataset
-from workscribe.spool.synthetic import write_synthetic_spool
+from workscribe.export import lerobot
+from workscribe.export.driver import REPORT_FILE, ExportOptions, export
+from workscribe.export.frames import FrameStore
+from workscribe.export.source import iter_episodes, open_dataset
+from workscribe.testing.synthetic import write_synthetic_spool
 
 HOURS = 0.04  # 2.4 simulated minutes per spool: a few hundred steps, several episodes
 OPTIONS = ExportOptions(format="lerobot", val_fraction=0.34)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from editkit import apply_tree, edit_diff, edit_text, episode, git, git_repo, real_text, tree_of
-from workscribe.dataset.patches import PartialTree, apply_diff, compose, parse, split_lines
+from workscribe.patches import PartialTree, apply_diff, compose, parse, split_lines
 
 
 @pytest.mark.parametrize("seed", range(60))

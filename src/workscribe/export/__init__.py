@@ -1,0 +1,1 @@
+"""Datasets in the formats trainers load: one module per format behind one registry (``formats``)."""

@@ -1,0 +1,1 @@
+"""Behaviour-cloning policies: observation features, the model, training."""
