@@ -60,6 +60,29 @@ def test_keys_follow_the_active_window_and_gaps_mark_what_was_dropped() -> None:
     assert g.status == "recording"
 
 
+def test_a_key_judged_late_is_judged_by_the_window_it_was_typed_into() -> None:
+    clock = Clock()
+    g = Guard(_consent(["code"]), now=clock)
+    g.on_window(WindowState(CHAT, (EDITOR, CHAT)))
+    clock.t = 2_000
+    g.on_window(WindowState(EDITOR, (CHAT, EDITOR)))  # a click moved focus into the editor
+    assert g.admit(_key(1_500, 39, "s")) == []  # typed into the chat before that, judged after: dropped
+    assert g.admit(_key(2_100)) == [_key(2_100)]
+    clock.t = 3_000
+    g.on_window(WindowState(CHAT, (EDITOR, CHAT)))
+    assert g.admit(_key(2_500, 40, "d")) == [_key(2_500, 40, "d")]  # typed into the editor: kept
+    assert g.admit(_key(3_100, 41, "f")) == []
+    login = WindowInfo(3, "Login - Code", "code", "Code", 10, "code", 0, 0, 800, 600)
+    clock.t = 4_000
+    g.on_window(WindowState(login, (CHAT, login)))
+    clock.t = 5_000
+    g.on_window(WindowState(EDITOR, (CHAT, EDITOR)))
+    assert g.admit(_key(4_500, 42, "p")) == []  # typed into the login window: secure input
+    marker, key = g.admit(_key(5_100, 43, "g"))  # the next kept key ends the secure run
+    assert marker["kind"] == "secure_input" and marker["data"]["reason"] == "window_title"
+    assert (marker["data"]["start"], marker["data"]["end"]) == (4_500, 4_500) and key == _key(5_100, 43, "g")
+
+
 def test_pointer_over_another_app_is_dropped_and_its_release_too() -> None:
     g = Guard(_consent(["code"]), now=Clock())
     g.on_window(WindowState(EDITOR, (EDITOR, CHAT)))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +195,40 @@ def test_out_of_scope_window_leaves_no_trace(xdisplay: XDisplay, recorder) -> No
         region = image[oy + 5:oy + oht - 5, ox + 5:ox + owd - 5]
         assert int(region.max()) == 0
     assert any(int(img.max()) > 0 for img in frames.values())
+
+
+def test_keys_typed_just_before_a_click_are_judged_by_the_window_they_were_typed_into(
+        xdisplay: XDisplay, recorder) -> None:
+    """Keys into a terminal wait 80 ms for its echo check; a click that moves focus meanwhile must not
+    change where they were typed: keys typed into the out-of-scope terminal and followed at once by a
+    click into the granted one are not kept, and keys typed into the granted one and followed at once
+    by a click into the other are."""
+    allowed, aw = _xterm(xdisplay, ALLOWED, "60x20+10+10")
+    other, ow = _xterm(xdisplay, "secretterm", "60x20+620+300")
+    try:
+        _grant(recorder.env)
+        rec = recorder()
+        ox, oy, _, _ = _geometry(xdisplay, ow)
+        ax, ay, _, _ = _geometry(xdisplay, aw)
+        xdotool(xdisplay.name, "mousemove", str(ox + 40), str(oy + 40), "click", "--delay", "0", "1")
+        rec.wait_status("the other window out of scope", lambda s: s["state"] == "out of scope")
+        for _ in range(3):  # the race is won in a few ms: try it more than once
+            into_granted = f"xdotool mousemove {ax + 30} {ay + 30} click --delay 0 1"
+            subprocess.run(["bash", "-c", f"xdotool type --delay 0 qzx; {into_granted}"],
+                           env={**os.environ, "DISPLAY": xdisplay.name}, check=True)
+            rec.wait_status("the granted window in scope", lambda s: s["state"] == "recording")
+            into_other = f"xdotool mousemove {ox + 40} {oy + 40} click --delay 0 1"
+            subprocess.run(["bash", "-c", f"xdotool type --delay 20 ok; {into_other}"],
+                           env={**os.environ, "DISPLAY": xdisplay.name}, check=True)
+            rec.wait_status("the other window out of scope", lambda s: s["state"] == "out of scope")
+        code, _, err = rec.stop()
+        assert code == 0, err
+    finally:
+        _kill_procs(allowed, other)
+    spool = Spool(rec.out)
+    events = list(spool.iter_events(spool.recordings()[0]))
+    typed = "".join(e["data"]["text"] or "" for e in events if e["kind"] == "key_press")
+    assert typed == "okokok"
 
 
 def test_pause_and_resume(xdisplay: XDisplay, recorder) -> None:

@@ -494,7 +494,7 @@ def test_a_page_whose_first_navigation_was_under_way_when_the_source_attached_is
                  timeout=10, interval=0.05, what="the page's report")
         assert guard.status == "recording"
         key = make_event("input", "key_press", {"keycode": 38, "key": "a", "text": "a", "mods": [],
-                                                "x": 10, "y": 10}, t=1)
+                                                "x": 10, "y": 10})  # typed now, with the page in scope
         assert guard.admit(key) == [key]
     finally:
         release.set()

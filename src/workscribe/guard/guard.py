@@ -19,7 +19,9 @@ Rect = tuple[int, int, int, int]
 class Guard:
     """Scope decisions for one recording: which events may be kept, and the gaps in between.
 
-    Keyboard input is in scope when the active window is allowed. Pointer input is in scope when
+    Keyboard input is in scope when the window active at the time it was typed is allowed, and secure
+    input when that window is a secure context (keys may wait 80 ms before they are judged, and a
+    click can move focus meanwhile: ``_active_at``). Pointer input is in scope when
     the window under the pointer is allowed (a click that activates an allowed window is kept), and
     a release is kept when its press was; a kept press or scroll carries that window (``id``, ``title``,
     ``app``) in ``data["window"]``, as it may not be the active one. Nothing is kept while paused.
@@ -59,6 +61,9 @@ class Guard:
         self._keys: set[int] = set()
         self._buttons: set[int] = set()
         self._active_secure: str | None = None  # why the active window is a secure context
+        # (since, app, title-secure reason) of the active window, newest last: a key is judged by the
+        # window of the moment it was typed too, not only of the moment it is judged (keys wait 80 ms)
+        self._typed_into: deque[tuple[int, str | None, str | None]] = deque([(0, None, None)], maxlen=64)
         self._secure: tuple[int, int, str] | None = None  # (start, last key, reason) of a secure run
         self.dropped = 0
 
@@ -79,6 +84,7 @@ class Guard:
         active = state.active
         self._active_secure = secure_window(active.title, (active.instance, active.cls, active.process)) \
             if active else None
+        self._note_active()
         return self._end_secure() + self._update_gap(self.now())
 
     def on_page(self, window_id: int, allowed: bool | None) -> list[Event]:
@@ -89,6 +95,7 @@ class Guard:
         else:
             self._pages[window_id] = allowed
         self._active_app = self._match(self.state.active)
+        self._note_active()
         return self._update_gap(self.now())
 
     def forget_pages(self) -> list[Event]:
@@ -96,7 +103,20 @@ class Guard:
         windows are out of scope until it reports again; returns gap events this closes."""
         self._pages.clear()
         self._active_app = self._match(self.state.active)
+        self._note_active()
         return self._update_gap(self.now())
+
+    def _note_active(self) -> None:
+        now = (self._active_app, self._title_secure())
+        if (self._typed_into[-1][1], self._typed_into[-1][2]) != now:
+            self._typed_into.append((self.now(), *now))
+
+    def _active_at(self, t: int) -> tuple[str | None, str | None]:
+        """The app (None: out of scope) and title-secure reason of the window active at time ``t``."""
+        for since, app, secure in reversed(self._typed_into):
+            if since <= t:
+                return app, secure
+        return None, None  # older than what is kept: nothing known, nothing kept
 
     def _title_secure(self) -> str | None:
         """The title rule (a window called "Login", a password manager) where nothing better is known.
@@ -193,8 +213,10 @@ class Guard:
             return []
         keep, prefix = False, []
         if kind == "key_press":
-            keep = self._active_app is not None
-            reason = "echo_off" if echo_off else secure or self._title_secure()
+            # judged by the window active when it was typed: a click can move focus while keys wait
+            typed_app, typed_secure = self._active_at(event["t"])
+            keep = typed_app is not None
+            reason = "echo_off" if echo_off else secure or typed_secure
             if keep and reason:  # a secure context: not the key, not even that one was typed
                 start = self._secure[0] if self._secure else event["t"]
                 self._secure = (start, event["t"], self._secure[2] if self._secure else reason)

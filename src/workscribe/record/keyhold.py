@@ -3,9 +3,10 @@
 A key event waits ``KEY_HOLD_NS`` (and, after a click or Tab in a page, until the page said where
 focus went) so that the terminal's echo timeline (``sources.terminal.EchoWatch``) or the page's pushed
 focus timeline (``BrowserSource``) covers the moment it was typed: keys typed at a password prompt
-or into a password field are then judged secure input. Keys typed elsewhere, and every other event,
-are not held. The echo watch's thread releases held keys on each of its ticks; the recorder
-releases what is left when it stops.
+or into a password field are then judged secure input. Keys typed elsewhere are not held; other
+input waits only behind held keys, so that the guard judges input in the order it happened. The
+echo watch's thread releases held keys on each of its ticks; the recorder releases what is left
+when it stops.
 """
 
 from __future__ import annotations
@@ -57,11 +58,18 @@ class KeyHold:
         return self.echo
 
     def offer(self, event: Event) -> bool:
-        """Holds ``event`` if it is a key that must wait; True when held (then the caller must not
-        admit it: ``release`` will). A click or Tab in a watched page also tells the browser source,
-        so that later keys wait for the page's focus."""
+        """Holds ``event`` if it is a key that must wait, or other input that follows held keys (so
+        that a click right after typing is judged after the keys, in the order they happened); True
+        when held (then the caller must not admit it: ``release`` will). A click or Tab in a watched
+        page also tells the browser source, so that later keys wait for the page's focus."""
         if event["source"] == "input" and self.browser_active():
             self._browser().on_input(event)  # a click or Tab: later keys wait for the page's focus
+        if event["source"] == "input" and event["kind"] not in _KEY_KINDS:
+            with self._lock:  # input after held keys waits behind them: the guard judges it in order
+                if not self._held:
+                    return False
+                self._held.append(event)
+            return True
         if not (event["source"] == "input" and event["kind"] in _KEY_KINDS and self.echo is not None
                 and (self._held or self.browser_active() or self._active_tty() is not None)):
             return False
@@ -88,6 +96,9 @@ class KeyHold:
                         browser is not None and not browser.covered(self._held[0]["t"])))):
                     return
                 event = self._held.popleft()
+            if event["kind"] not in _KEY_KINDS:  # a click or motion that waited behind keys
+                self._admit(event, False, None)
+                continue
             secure = None
             if browser is not None and event["kind"] == "key_press":
                 secure = browser.secure_at(event["t"], (*self._line_ends, *self._focus_moves))
