@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,14 @@ REPORT_FILE = "workscribe_export.json"
 
 def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | None = None,
            progress: Callable[[float], None] | None = None, warn: Callable[[str], None] | None = None,
-           ) -> dict[str, Any]:
+           keys: Iterable[bytes] = ()) -> dict[str, Any]:
     """Exports the spools ``folders`` to ``out`` (replaced if it is an earlier export).
 
     Args:
+        key: the spool key (default: the device's own).
         progress: called with the fraction done, after each episode.
         warn: called with each problem (a skipped segment or record), one line naming its file.
+        keys: further keys, each opening the segments whose envelope names it (fleet data keys).
 
     Returns:
         The report also written to ``out/workscribe_export.json``.
@@ -59,7 +61,7 @@ def export(folders: list[Path], out: Path, options: ExportOptions, key: bytes | 
             when it is made).
         SpoolReadError: a folder holds no readable spool.
     """
-    ds = open_dataset(folders, key)
+    ds = open_dataset(folders, key, keys)
     for problem in ds.problems + [s for spool in ds.spools for s in spool.skipped]:
         if warn:
             warn(problem)

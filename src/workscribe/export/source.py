@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,11 +70,13 @@ class Dataset:
     stats: Counter[str] = field(default_factory=Counter)
 
 
-def open_dataset(folders: list[Path], key: bytes | None = None) -> Dataset:
-    """Opens every spool of ``folders``; a folder that cannot be read at all raises ``SpoolReadError``."""
+def open_dataset(folders: list[Path], key: bytes | None = None, keys: Iterable[bytes] = ()) -> Dataset:
+    """Opens every spool of ``folders`` (``key`` and ``keys`` as for ``Spool``); a folder that cannot be
+    read at all raises ``SpoolReadError``."""
     ds = Dataset([Path(f) for f in folders])
+    keys = list(keys)
     for folder in ds.folders:
-        spool = Spool(folder, key=key)
+        spool = Spool(folder, key=key, keys=keys)
         ds.spools.append(spool)
         ds.stats["segments_skipped"] += len(spool.skipped)
         ds.stats["recordings_deleted_segments"] += spool.deleted_segments

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -30,6 +31,11 @@ class DecryptError(ValueError):
 def key_id(key: bytes) -> str:
     """A public name of a key: the first 16 hex digits of its SHA-256."""
     return hashlib.sha256(b"workscribe-key-id" + key).hexdigest()[:16]
+
+
+def keyring(keys: Iterable[bytes]) -> dict[str, bytes]:
+    """``keys`` by their ``key_id``: a reader looks up the key a segment's envelope names in it."""
+    return {key_id(k): k for k in keys}
 
 
 def key_path(home: Path | None = None) -> Path:

@@ -13,7 +13,7 @@ import mmap
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ from workscribe.spool.video import decode_packets, iter_decoded
 class SpoolReadError(ValueError):
     """A spool folder or segment cannot be read."""
 
+
+BODY_TYPES = frozenset({fmt.EVENTS, fmt.PACKET})
+"""The records between a segment's header and its footer."""
 
 REORDER_HORIZON_NS = 5_000_000_000
 """Events of one recording reach the file at most this much out of ``t`` order (batches, frames)."""
@@ -60,17 +63,23 @@ class Segment:
         """Bytes on disk."""
         return self.path.stat().st_size
 
-    def payloads(self, rtype: int) -> Iterator[bytes]:
-        """The decrypted payloads of every intact record of type ``rtype``, in file order."""
+    def records(self, types: frozenset[int] = BODY_TYPES) -> Iterator[tuple[int, bytes]]:
+        """``(type, payload)`` of every intact record of ``types`` (events and packets), decrypted, in
+        file order; the header and footer are ``header`` and ``footer``."""
         assert self._cipher is not None
         with open(self.path, "rb") as f:
             for t, offset, length in self._index:
-                if t == rtype:
+                if t in types:
                     f.seek(offset)
                     try:
-                        yield self._cipher.open(rtype, f.read(length))
+                        yield t, self._cipher.open(t, f.read(length))
                     except crypto.DecryptError as exc:
                         self.problems.append(f"record at byte {offset} skipped: {exc}")
+
+    def payloads(self, rtype: int) -> Iterator[bytes]:
+        """The decrypted payloads of every intact record of type ``rtype``, in file order."""
+        for _, payload in self.records(frozenset({rtype})):
+            yield payload
 
     def events(self) -> Iterator[Event]:
         """The events of this segment, frame events carrying ``data["ref"]``."""
@@ -99,8 +108,9 @@ class Segment:
         return len({fid for fid, _, _ in self.packets()})
 
 
-def open_segment(path: Path, key: bytes | None) -> Segment:
-    """Indexes a segment file and decrypts its header with ``key``.
+def open_segment(path: Path, key: bytes | None, keys: Mapping[str, bytes] | None = None) -> Segment:
+    """Indexes a segment file and decrypts its header with ``key``, or with the key of ``keys`` (by
+    ``key_id``, see ``crypto.keyring``) that its envelope names.
 
     Raises:
         SpoolReadError: not a segment, a newer format, no key, or a key that does not open it.
@@ -124,6 +134,8 @@ def open_segment(path: Path, key: bytes | None) -> Segment:
     if envelope.get("version", 0) != fmt.FORMAT_VERSION:
         raise SpoolReadError(f"{path.name}: segment format {envelope.get('version')} is not the one this "
                              f"reader knows ({fmt.FORMAT_VERSION})")
+    if keys and envelope.get("key_id") in keys:
+        key = keys[envelope["key_id"]]
     if key is None:
         raise SpoolReadError(f"{path.name}: the segment is encrypted and no key was found "
                              f"(the device's {crypto.KEY_FILE}, or --key FILE)")
@@ -178,15 +190,18 @@ class Spool:
     Args:
         folder: the folder ``workscribe record --out`` wrote.
         key: the spool key; by default the device's own (``$WORKSCRIBE_HOME/spool.key``).
+        keys: further keys; a segment whose envelope names one of them (by ``key_id``) is opened with it
+            (segments re-sealed for fleet upload each have their own data key).
 
     Raises:
         SpoolReadError: the folder is missing, or holds no readable segment.
     """
 
-    def __init__(self, folder: Path, key: bytes | None = None) -> None:
+    def __init__(self, folder: Path, key: bytes | None = None, keys: Iterable[bytes] = ()) -> None:
         self.folder = Path(folder)
         if key is None:
             key = crypto.load_key()
+        ring = crypto.keyring(keys)
         if not self.folder.exists():
             raise SpoolReadError(f"{self.folder}: no such folder")
         if not self.folder.is_dir():
@@ -196,7 +211,7 @@ class Spool:
         self.deleted_segments = 0
         for path in sorted(self.folder.glob(fmt.SEGMENT_GLOB)):
             try:
-                self.segments.append(open_segment(path, key))
+                self.segments.append(open_segment(path, key, ring))
             except SpoolReadError as exc:
                 self.skipped.append(str(exc))
         stones = retention.tombstoned(self.folder)

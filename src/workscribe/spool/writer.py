@@ -121,6 +121,14 @@ class SegmentWriter:
         os.fsync(self._f.fileno())
         self._f.close()
 
+    def abandon(self) -> None:
+        """Closes and deletes the unfinished file (a copy that failed half-way leaves nothing)."""
+        try:
+            self._f.close()
+        except OSError:
+            pass
+        self.path.unlink(missing_ok=True)
+
 
 @dataclass
 class SpoolConfig:
