@@ -55,10 +55,11 @@ def _register() -> None:
         shell,
         stats,
         train,
+        upload,
     )
 
     for module in (consent, record, inspect, review, export, bench, demo, collect, redact, score, stats,
-                   train, eval, shell):
+                   train, eval, shell, upload):
         module.register(cli)
 
 

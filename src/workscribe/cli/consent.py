@@ -8,7 +8,7 @@ import click
 
 from workscribe import guard
 from workscribe.cli import CliError
-from workscribe.cli.common import echo_json, json_option, print_table
+from workscribe.cli.common import echo_json, errors_as, json_option, print_table
 
 POLICY_SUMMARY = """\
 workscribe will record, only while the recorder runs and only in windows of the apps you allow:
@@ -25,6 +25,13 @@ and only in the git repositories you allow (--repos):
   git     commits (message, files, line counts), branch switches, merges, rebases, resets
 Secrets, personal data and your home path, user and host names are redacted before anything is written.
 Nothing is recorded out of scope or while paused; you can review and delete what was kept."""
+
+UPLOAD_SUMMARY = """\
+Uploads (--upload): each closed segment goes to {url}, re-sealed under its own key, which is
+wrapped by your contributor key, itself sealed for the organisation's private key. The service
+stores only ciphertext and wrapped keys and cannot read them; whoever holds the organisation's
+private key (its dataset builders) can. The organisation's page shows aggregates only. Deleting a
+session here deletes it there; revoking consent stops uploads at once."""
 
 
 @click.group("consent")
@@ -50,9 +57,12 @@ def _split(value: str) -> list[str]:
                    "shell-output, files or git.")
 @click.option("--retention-days", default=30, show_default=True, type=int,
               help="Delete recordings older than this.")
+@click.option("--upload", is_flag=True,
+              help="Also upload closed segments, end-to-end encrypted, to the organisation this device is "
+                   "enrolled with (workscribe enroll).")
 @click.option("--yes", is_flag=True, help="Agree without the interactive prompt.")
 @json_option
-def grant(apps: str, sources: str, sites: str, repos: str, retention_days: int, yes: bool,
+def grant(apps: str, sources: str, sites: str, repos: str, retention_days: int, upload: bool, yes: bool,
           as_json: bool) -> None:
     """Grant consent to record the given apps, sites and sources.
 
@@ -68,14 +78,26 @@ def grant(apps: str, sources: str, sites: str, repos: str, retention_days: int, 
                       sites=site_list, repos=repo_list, retention_days=retention_days)  # validate first
     except guard.ConsentError as exc:
         raise CliError(str(exc)) from None
+    upload_to = None
+    if upload:
+        from workscribe.fleet.client import FleetClientError, load_device
+
+        with errors_as(FleetClientError):
+            device = load_device()
+        if device is None:
+            raise CliError("--upload needs an enrolled device; run: workscribe enroll URL --token TOKEN")
+        upload_to = device.url
     if not yes:
         click.echo(POLICY_SUMMARY)
+        if upload_to:
+            click.echo(UPLOAD_SUMMARY.format(url=upload_to))
         click.echo(f"apps: {', '.join(app_list) or '-'}; sources: {', '.join(source_list)}"
                    + (f"; sites: {', '.join(site_list)}" if site_list else "")
                    + (f"; repos: {', '.join(repo_list)}" if repo_list else ""))
         if not click.confirm("Do you agree?", default=False):
             raise CliError("consent not granted", code=1)
-    consent = guard.grant(app_list, source_list, retention_days, sites=site_list, repos=repo_list)
+    consent = guard.grant(app_list, source_list, retention_days, sites=site_list, repos=repo_list,
+                          upload=upload_to)
     if as_json:
         echo_json(asdict(consent))
     else:
@@ -83,6 +105,7 @@ def grant(apps: str, sources: str, sites: str, repos: str, retention_days: int, 
                    f"sources {', '.join(consent.sources)}"
                    + (f"; sites {', '.join(consent.sites)}" if consent.sites else "")
                    + (f"; repos {', '.join(consent.repos)}" if consent.repos else "")
+                   + (f"; uploads to {consent.upload}" if consent.upload else "")
                    + f" (policy {consent.policy_version}, contributor {consent.contributor_id})")
 
 

@@ -68,6 +68,7 @@ class Consent:
     retention_days: int = 30  # segments older than this are deleted
     policy_version: str = POLICY_VERSION  # the policy text the contributor agreed to
     revoked_at: str | None = None  # set by `workscribe consent revoke`
+    upload: str | None = None  # the organisation's service that closed segments go to; None: none leave
     extra: dict[str, Any] = field(default_factory=dict)  # forward-compatible fields
 
     def __post_init__(self) -> None:
@@ -167,8 +168,9 @@ def check_repos(repos: list[str]) -> list[str]:
 
 def grant(apps: list[str], sources: list[str], retention_days: int = 30,
           home: Path | None = None, sites: list[str] | None = None,
-          repos: list[str] | None = None) -> Consent:
-    """Writes a new consent record, replacing any earlier one (``repos`` must be git work trees)."""
+          repos: list[str] | None = None, upload: str | None = None) -> Consent:
+    """Writes a new consent record, replacing any earlier one (``repos`` must be git work trees;
+    ``upload``: the service of the enrolled organisation that closed segments may be uploaded to)."""
     home = home or paths.home()
     consent = Consent(
         contributor_id=pseudonym(getpass.getuser(), device_key(home)),
@@ -179,6 +181,7 @@ def grant(apps: list[str], sources: list[str], retention_days: int = 30,
         sites=sorted({x.strip() for x in sites or [] if x.strip()}, key=str.lower),
         repos=check_repos(repos or []),
         retention_days=retention_days,
+        upload=upload,
     )
     _write(home / CONSENT_FILE, asdict(consent))
     return consent

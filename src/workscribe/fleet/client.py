@@ -1,0 +1,292 @@
+"""The device side of fleet collection: enrolment, and uploading closed segments (docs/fleet.md).
+
+``enroll`` asks the service for the organisation's public key, makes the contributor key ``K_c``,
+seals it for the organisation and enrols with an invite token; the device credential and ``K_c``
+are kept owner-only under ``$WORKSCRIBE_HOME/fleet/``.
+
+``upload_pending`` uploads every closed segment of a spool that is not uploaded yet. Each is first
+re-sealed under a fresh data key into the outbox (``fleet/outbox/``), and the object's hash and its
+wrapped data key are noted in ``fleet/uploads.json`` *before* any byte leaves: a run that is killed
+resumes the same object where the service says it stopped, so a retry never makes a second copy. A
+segment still being written (no footer) stays pending; the service's answer decides the rest.
+Network errors and 5xx answers are retried with exponential backoff; a refusal (4xx) marks the
+segment failed with the service's reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workscribe import paths
+from workscribe.fleet import keys
+from workscribe.fleet.reseal import ResealError, reseal_to
+from workscribe.spool import crypto
+from workscribe.spool.format import SEGMENT_GLOB
+from workscribe.spool.reader import open_segment
+
+FLEET_DIR = "fleet"
+DEVICE_FILE = "device.json"
+CONTRIBUTOR_KEY_FILE = "contributor.key"
+UPLOADS_FILE = "uploads.json"
+OUTBOX = "outbox"
+CHUNK_BYTES = 4 * 1024 * 1024
+"""Bytes per upload request: a lost connection costs at most this much again."""
+
+
+class FleetClientError(RuntimeError):
+    """Enrolment or upload cannot go on (one line, for the CLI)."""
+
+
+@dataclass
+class Device:
+    """This device's enrolment (``fleet/device.json``)."""
+
+    url: str  # the service, e.g. http://127.0.0.1:8470
+    org_id: str
+    org_public_key: str  # base64
+    contributor_id: str
+    device_id: str
+    device_token: str
+    team: str | None = None
+
+
+def fleet_dir(home: Path | None = None) -> Path:
+    """Where enrolment and upload state live: ``$WORKSCRIBE_HOME/fleet``."""
+    return (home or paths.home()) / FLEET_DIR
+
+
+def load_device(home: Path | None = None) -> Device | None:
+    """This device's enrolment, or None when it was never enrolled."""
+    path = fleet_dir(home) / DEVICE_FILE
+    if not path.exists():
+        return None
+    try:
+        return Device(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise FleetClientError(f"{path} is damaged ({exc}); enrol again") from None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _http(timeout: float) -> Any:
+    import httpx
+
+    return httpx.Client(timeout=timeout)
+
+
+def _detail(response: Any) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    return str(detail or response.text[:200] or response.reason_phrase)
+
+
+def enroll(url: str, token: str, contributor_id: str, home: Path | None = None,
+           timeout: float = 10.0) -> Device:
+    """Enrols this device with the service at ``url`` using the one-time invite ``token``.
+
+    ``contributor_id`` is the consent's pseudonym: segments already carry it.
+
+    Raises:
+        FleetClientError: already enrolled, the service cannot be reached, or it refused the token.
+    """
+    import base64
+
+    import httpx
+
+    home = home or paths.home()
+    if load_device(home) is not None:
+        raise FleetClientError(f"this device is already enrolled ({fleet_dir(home) / DEVICE_FILE})")
+    url = url.rstrip("/")
+    contributor_key = keys.new_key()
+    try:
+        with _http(timeout) as http:
+            org = http.get(f"{url}/v1/org")
+            if org.status_code != 200:
+                raise FleetClientError(f"{url} is not a workscribe service ({org.status_code})")
+            info = org.json()
+            sealed = keys.seal(keys.load_public_key(info["public_key"]), contributor_key,
+                               keys.contributor_key_aad(contributor_id))
+            answer = http.post(f"{url}/v1/enroll", json={
+                "token": token, "contributor_id": contributor_id,
+                "sealed_contributor_key": base64.b64encode(sealed).decode()})
+    except httpx.HTTPError as exc:
+        raise FleetClientError(f"cannot reach {url}: {exc}") from None
+    if answer.status_code != 200:
+        raise FleetClientError(f"enrolment refused ({answer.status_code}): {_detail(answer)}")
+    body = answer.json()
+    device = Device(url=url, org_id=info["org_id"], org_public_key=info["public_key"],
+                    contributor_id=body["contributor_id"], device_id=body["device_id"],
+                    device_token=body["device_token"], team=body.get("team"))
+    _write_private(fleet_dir(home) / CONTRIBUTOR_KEY_FILE, contributor_key)
+    _write_private(fleet_dir(home) / DEVICE_FILE, json.dumps(asdict(device), indent=2).encode())
+    return device
+
+
+def _contributor_key(home: Path) -> bytes:
+    key = (fleet_dir(home) / CONTRIBUTOR_KEY_FILE).read_bytes()
+    if len(key) != 32:
+        raise FleetClientError("the contributor key is damaged; enrol again")
+    return key
+
+
+def _load_state(home: Path) -> dict[str, dict[str, Any]]:
+    path = fleet_dir(home) / UPLOADS_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise FleetClientError(f"{path} is damaged; remove it to upload everything again") from None
+
+
+def _save_state(home: Path, state: dict[str, dict[str, Any]]) -> None:
+    _write_private(fleet_dir(home) / UPLOADS_FILE, json.dumps(state, indent=1, sort_keys=True).encode())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _prepare(segment: Path, spool_key: bytes, contributor_key: bytes, outbox: Path) -> dict[str, Any]:
+    """Re-seals ``segment`` into the outbox under a fresh data key: its upload entry."""
+    import base64
+
+    outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+    staged = outbox / segment.name
+    staged.unlink(missing_ok=True)  # a copy whose entry was never noted: made again
+    data_key = keys.new_key()
+    reseal_to(segment, spool_key, data_key, staged)
+    recording_id = open_segment(staged, data_key).header["recording_id"]
+    sha = _sha256(staged)
+    wrapped = keys.wrap(contributor_key, data_key, keys.data_key_aad(sha))
+    return {"sha256": sha, "size": staged.stat().st_size, "recording_id": recording_id,
+            "wrapped_data_key": base64.b64encode(wrapped).decode(), "status": "staged"}
+
+
+def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | None = None,
+                   chunk_bytes: int = CHUNK_BYTES, attempts: int = 5, timeout: float = 30.0,
+                   backoff_s: float = 0.5, progress: Callable[[str, int, int], None] | None = None,
+                   ) -> dict[str, Any]:
+    """Uploads the closed segments of ``spool`` that are not uploaded yet.
+
+    Returns:
+        ``{"uploaded", "pending", "failed", "errors"}``: segments uploaded now, still to upload (open,
+        or the service unreachable after ``attempts`` tries), refused (with the service's reasons).
+
+    Raises:
+        FleetClientError: this device is not enrolled.
+    """
+
+    home = home or paths.home()
+    device = load_device(home)
+    if device is None:
+        raise FleetClientError("this device is not enrolled; run: workscribe enroll URL --token TOKEN")
+    contributor_key = _contributor_key(home)
+    spool_key = spool_key or crypto.load_key(home)
+    if spool_key is None:
+        raise FleetClientError("no spool key on this device: nothing was recorded here")
+    state = _load_state(home)
+    outbox = fleet_dir(home) / OUTBOX
+    segments = sorted(Path(spool).glob(SEGMENT_GLOB))
+    todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored"]
+    result: dict[str, Any] = {"uploaded": 0, "pending": 0, "failed": 0, "errors": []}
+    headers = {"Authorization": f"Bearer {device.device_token}"}
+    with _http(timeout) as http:
+        for n, segment in enumerate(todo):
+            if progress:
+                progress("uploading", n, len(todo))
+            entry = state.get(segment.name)
+            if entry is None or not (outbox / segment.name).exists():
+                try:
+                    entry = _prepare(segment, spool_key, contributor_key, outbox)
+                except ResealError as exc:
+                    if "footer" in str(exc):  # still being written: next time
+                        result["pending"] += 1
+                    else:
+                        result["failed"] += 1
+                        result["errors"].append(str(exc))
+                    continue
+                state[segment.name] = entry
+                _save_state(home, state)  # noted before any byte leaves: a rerun resumes this object
+            outcome = _send(http, device, headers, outbox / segment.name, entry, chunk_bytes, attempts,
+                            backoff_s)
+            if outcome == "stored":
+                entry["status"] = "stored"
+                _save_state(home, state)
+                (outbox / segment.name).unlink(missing_ok=True)
+                result["uploaded"] += 1
+            elif outcome == "unreachable":
+                result["pending"] += 1
+            else:
+                result["failed"] += 1
+                result["errors"].append(f"{segment.name}: {outcome}")
+    if progress:
+        progress("uploading", len(todo), len(todo))
+    return result
+
+
+def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entry: dict[str, Any],
+          chunk_bytes: int, attempts: int, backoff_s: float) -> str:
+    """Sends one staged object: ``stored``, ``unreachable`` or the service's reason for refusing it."""
+    import httpx
+
+    sha, size, base = entry["sha256"], entry["size"], device.url
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(backoff_s * 2 ** (attempt - 1), 30.0))
+        try:
+            status = http.get(f"{base}/v1/uploads/{sha}", headers=headers)
+            if status.status_code >= 500:
+                continue
+            if status.status_code != 200:
+                return f"{status.status_code} {_detail(status)}"
+            if status.json().get("stored"):
+                return "stored"
+            offset = int(status.json().get("received", 0))
+            with staged.open("rb") as f:
+                f.seek(offset)
+                while offset < size:
+                    chunk = f.read(chunk_bytes)
+                    put = http.put(f"{base}/v1/uploads/{sha}", params={"offset": offset}, content=chunk,
+                                   headers={**headers, "Content-Type": "application/octet-stream"})
+                    if put.status_code == 409:  # the service holds another length: continue from it
+                        offset = int(put.json().get("received", 0))
+                        f.seek(offset)
+                        continue
+                    if put.status_code >= 500:
+                        raise httpx.TransportError(f"{put.status_code}")
+                    if put.status_code != 200:
+                        return f"{put.status_code} {_detail(put)}"
+                    offset += len(chunk)
+            commit = http.post(f"{base}/v1/uploads/{sha}/commit", headers=headers, json={
+                "size": size, "wrapped_data_key": entry["wrapped_data_key"],
+                "recording_id": entry["recording_id"], "segment": staged.name, "meta": {}})
+            if commit.status_code in (200, 201):
+                return "stored"
+            if commit.status_code < 500:
+                return f"{commit.status_code} {_detail(commit)}"
+        except httpx.HTTPError:
+            continue
+    return "unreachable"
