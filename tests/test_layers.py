@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "envs": {"process"},
     "viz": {"guard.consent", "process", "export", "policy"},
     "testing": {"spool"},
+    "fleet": {"spool"},  # the service checks the clear framing of uploaded segments
     # end-to-end jobs (collect, the demo, the small behaviour-cloning pipeline): every stage, no CLI
     "jobs": {"sources", "guard", "redact", "spool", "record", "process", "export", "policy", "evaluate",
              "envs", "viz", "testing"},

@@ -48,17 +48,19 @@ def _register() -> None:
         eval,
         export,
         inspect,
+        org,
         record,
         redact,
         review,
         score,
+        serve,
         shell,
         stats,
         train,
     )
 
     for module in (consent, record, inspect, review, export, bench, demo, collect, redact, score, stats,
-                   train, eval, shell):
+                   train, eval, shell, org, serve):
         module.register(cli)
 
 
