@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "envs": {"process"},
     "viz": {"guard.consent", "process", "export", "policy"},
     "testing": {"spool"},
-    "fleet": {"spool"},  # re-seals closed segments for upload; the device client
+    "fleet": {"spool"},  # re-seals segments for upload; the service checks their clear framing
     # end-to-end jobs (collect, the demo, the small behaviour-cloning pipeline): every stage, no CLI
     "jobs": {"sources", "guard", "redact", "spool", "record", "process", "export", "policy", "evaluate",
              "envs", "viz", "testing"},

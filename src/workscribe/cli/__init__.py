@@ -48,10 +48,12 @@ def _register() -> None:
         eval,
         export,
         inspect,
+        org,
         record,
         redact,
         review,
         score,
+        serve,
         shell,
         stats,
         train,
@@ -59,7 +61,7 @@ def _register() -> None:
     )
 
     for module in (consent, record, inspect, review, export, bench, demo, collect, redact, score, stats,
-                   train, eval, shell, upload):
+                   train, eval, shell, upload, org, serve):
         module.register(cli)
 
 

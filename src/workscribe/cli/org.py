@@ -1,0 +1,86 @@
+"""``workscribe org init|invite``: set up an organisation's fleet service and invite contributors."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from workscribe.cli import CliError
+from workscribe.cli.common import echo_json, errors_as, json_option
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.I)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+data_option = click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+                           help="The service's data folder (catalog and objects).")
+
+
+def parse_duration(text: str) -> float:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"3600"`` -> seconds; ``CliError`` if unreadable or not positive."""
+    m = _DURATION.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise CliError(f"cannot read duration {text!r}; write it like 7d, 12h, 30m or 3600")
+    return float(m.group(1)) * _SECONDS[m.group(2).lower()]
+
+
+@click.group("org")
+def org_group() -> None:
+    """Set up an organisation's fleet service and invite contributors."""
+
+
+@org_group.command("init")
+@data_option
+@click.option("--private-key", "private_key", required=True, type=click.Path(path_type=Path),
+              help="Where to write the organisation's private key (outside --data; keep it safe).")
+@json_option
+def init(data_dir: Path, private_key: Path, as_json: bool) -> None:
+    """Create the organisation: key pair, admin token, catalog and object store.
+
+    The private key opens every contributor's uploads: the service never holds it. The admin token is
+    shown once.
+
+    Example: workscribe org init --data /srv/workscribe --private-key ~/keys/org.key
+    """
+    from workscribe.fleet.org import OrgError, init_org
+
+    with errors_as(OrgError):
+        made = init_org(data_dir, private_key)
+    if as_json:
+        echo_json(made)
+        return
+    click.echo(f"organisation {made['org_id']} in {made['data_dir']}")
+    click.echo(f"private key: {made['private_key']} (keep it outside the service; it opens every upload)")
+    click.echo(f"admin token (shown once): {made['admin_token']}")
+
+
+@org_group.command("invite")
+@data_option
+@click.option("--team", default="default", show_default=True, help="The team the contributor joins.")
+@click.option("--expires", default="7d", show_default=True, help="How long the invite is valid (7d, 12h).")
+@json_option
+def invite(data_dir: Path, team: str, expires: str, as_json: bool) -> None:
+    """Make a one-use invite token that enrols one device.
+
+    Example: workscribe org invite --data /srv/workscribe --team labelling --expires 2d
+    """
+    from workscribe.fleet.org import OrgError
+    from workscribe.fleet.org import invite as make_invite
+
+    seconds = parse_duration(expires)
+    with errors_as(OrgError):
+        token = make_invite(data_dir, team, seconds)
+    until = datetime.fromtimestamp(time.time() + seconds, UTC).isoformat(timespec="seconds")
+    if as_json:
+        echo_json({"token": token, "team": team, "expires": until})
+        return
+    click.echo(f"invite for team {team}, valid until {until}:")
+    click.echo(token)
+
+
+def register(cli: click.Group) -> None:
+    """Adds the org verbs to ``cli``."""
+    cli.add_command(org_group)

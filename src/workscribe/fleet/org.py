@@ -1,0 +1,126 @@
+"""Setting up an organisation's service: ``init_org`` (key pair, admin token, catalog, store) and
+``invite`` (one-use enrolment tokens).
+
+The organisation's X25519 private key is written once, owner-only, to a file *outside* the data folder
+(the dataset builders keep it); the service keeps the public key only, so it can read nothing it stores.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from workscribe.fleet.catalog import CATALOG_FILE, Catalog
+from workscribe.fleet.store import FolderStore, Staging
+
+ADMIN_TOKEN_PREFIX = "wsa_"
+INVITE_TOKEN_PREFIX = "wsi_"
+DEVICE_TOKEN_PREFIX = "wsd_"
+"""Token prefixes name what a token is when one turns up in a log or a paste."""
+
+DEFAULT_TEAM = "default"
+_TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class OrgError(ValueError):
+    """The organisation cannot be set up or used as asked (exists already, missing, bad argument)."""
+
+
+def new_token(prefix: str) -> str:
+    """A fresh secret token: ``prefix`` and 256 random bits, URL-safe."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def init_org(data_dir: Path, private_key_out: Path) -> dict[str, Any]:
+    """Creates the organisation: its key pair, admin token, catalog and object store in ``data_dir``.
+
+    Args:
+        data_dir: the service's data folder (created if missing).
+        private_key_out: where the raw 32-byte X25519 private key goes (mode 0600); must not exist and
+            must not be inside ``data_dir``.
+
+    Returns:
+        ``{"org_id", "admin_token", "public_key" (base64), "data_dir", "private_key"}``.
+
+    Raises:
+        OrgError: an organisation exists in ``data_dir``, or ``private_key_out`` exists or is inside it.
+    """
+    data_dir, private_key_out = Path(data_dir).resolve(), Path(private_key_out).resolve()
+    if private_key_out.is_relative_to(data_dir):
+        raise OrgError(f"the private key must be kept outside the data folder {data_dir} "
+                       f"(the service must not hold it); choose another --private-key")
+    if private_key_out.exists():
+        raise OrgError(f"{private_key_out} exists; refusing to overwrite a key")
+    if not private_key_out.parent.is_dir():
+        raise OrgError(f"{private_key_out.parent}: no such folder for the private key")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise OrgError(f"{data_dir} is not a folder")
+    catalog = Catalog.in_folder(data_dir)
+    try:
+        if (data_dir / CATALOG_FILE).exists() and catalog.org() is not None:
+            raise OrgError(f"{data_dir} already holds an organisation")
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private = X25519PrivateKey.generate()
+        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+        _write_private(private_key_out, raw)
+        admin_token = new_token(ADMIN_TOKEN_PREFIX)
+        try:
+            org_id = catalog.create_org(public, admin_token)
+        except Exception:
+            private_key_out.unlink(missing_ok=True)  # no key without its organisation
+            raise
+        FolderStore(data_dir)
+        Staging(data_dir)
+    finally:
+        catalog.close()
+    return {"org_id": org_id, "admin_token": admin_token, "public_key": base64.b64encode(public).decode(),
+            "data_dir": str(data_dir), "private_key": str(private_key_out)}
+
+
+def invite(data_dir: Path, team: str = DEFAULT_TEAM, expires_s: float = 7 * 86400) -> str:
+    """A new one-use enrolment token for ``team``, valid for ``expires_s`` seconds.
+
+    Raises:
+        OrgError: no organisation in ``data_dir``, a bad team name or a non-positive ``expires_s``.
+    """
+    if not _TEAM.match(team or ""):
+        raise OrgError(f"team {team!r}: use 1 to 64 letters, digits, '.', '_' or '-'")
+    if not expires_s > 0:
+        raise OrgError(f"expires {expires_s!r}: must be a positive number of seconds")
+    catalog = open_catalog(data_dir)
+    try:
+        token = new_token(INVITE_TOKEN_PREFIX)
+        catalog.add_invite(token, team, time.time() + expires_s)
+    finally:
+        catalog.close()
+    return token
+
+
+def open_catalog(data_dir: Path) -> Catalog:
+    """The catalog of an initialised data folder; ``OrgError`` if there is no organisation in it."""
+    data_dir = Path(data_dir)
+    if not (data_dir / CATALOG_FILE).is_file():
+        raise OrgError(f"{data_dir}: no organisation here (run `workscribe org init --data {data_dir}`)")
+    catalog = Catalog.in_folder(data_dir)
+    if catalog.org() is None:
+        catalog.close()
+        raise OrgError(f"{data_dir}: the catalog has no organisation (run `workscribe org init`)")
+    return catalog
+
+
+def _write_private(path: Path, raw: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())

@@ -1,0 +1,116 @@
+"""A real fleet service for tests: `workscribe org init` and `workscribe serve --port 0` as processes,
+a client per enrolled device, and real segment files written by the spool writer."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from helpers import run_cli
+from workscribe.testing.synthetic import write_synthetic_spool
+
+
+@dataclass
+class FleetServer:
+    """A running service: its URL, data folder, organisation and access log."""
+
+    url: str
+    data: Path
+    org: dict
+    log: Path
+
+    def invite(self, team: str = "default") -> str:
+        """A fresh invite token, made by the real CLI."""
+        r = run_cli("org", "invite", "--data", str(self.data), "--team", team, "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["token"]
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client of the service, with a device token if given."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def enroll(self, team: str = "default") -> tuple[dict, httpx.Client]:
+        """Enrols a new device (a new contributor); its answer and a client carrying its token."""
+        with self.client() as c:
+            r = c.post("/v1/enroll", json={"token": self.invite(team), "contributor_id": secrets.token_hex(8),
+                                           "sealed_contributor_key": sealed_key()})
+        assert r.status_code == 200, r.text
+        return r.json(), self.client(r.json()["device_token"])
+
+    def staged(self) -> list[str]:
+        """Files in the staging folder."""
+        return sorted(p.name for p in (self.data / "staging").iterdir())
+
+    def objects(self) -> list[str]:
+        """Names of the stored objects."""
+        return sorted(p.name for p in (self.data / "objects").glob("*/*"))
+
+
+def sealed_key() -> str:
+    """A stand-in for a sealed contributor key (the service stores it and cannot open it), base64."""
+    return base64.b64encode(os.urandom(92)).decode()
+
+
+@contextmanager
+def running_service(tmp_path: Path) -> Iterator[FleetServer]:
+    """`workscribe org init` then `workscribe serve --port 0` as a real process, always killed after."""
+    data, key = tmp_path / "fleet-data", tmp_path / "org.key"
+    r = run_cli("org", "init", "--data", str(data), "--private-key", str(key), "--json")
+    assert r.returncode == 0, r.stderr
+    org = json.loads(r.stdout)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "workscribe", "serve", "--data", str(data),
+                                 "--port", "0"], stdout=subprocess.PIPE, stderr=err, text=True,
+                                env=dict(os.environ))
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError(f"serve printed nothing in 60 s; stderr: {log.read_text()}") from None
+        assert line.startswith("listening on http://"), (line, log.read_text())
+        yield FleetServer(line.split()[-1], data, org, log)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+@dataclass
+class SegmentFile:
+    """One real segment file and what a device commits with it."""
+
+    path: Path
+    body: bytes
+    sha256: str
+    recording_id: str
+
+    def commit_body(self, **changes: object) -> dict:
+        """The JSON body of a commit of this segment."""
+        body = {"size": len(self.body), "wrapped_data_key": base64.b64encode(os.urandom(60)).decode(),
+                "recording_id": self.recording_id, "segment": self.path.name, "meta": {"seq": 1}}
+        return {**body, **changes}
+
+
+def make_segment(folder: Path, seed: int = 0) -> SegmentFile:
+    """A closed segment of a synthetic recording, written by the spool writer into ``folder``."""
+    made = write_synthetic_spool(folder, os.urandom(32), hours=0.01, seed=seed)
+    path = sorted(folder.glob("seg-*.wss"))[0]
+    body = path.read_bytes()
+    return SegmentFile(path, body, hashlib.sha256(body).hexdigest(), made["recording_id"])
