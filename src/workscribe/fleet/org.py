@@ -8,16 +8,13 @@ The organisation's X25519 private key is written once, owner-only, to a file *ou
 from __future__ import annotations
 
 import base64
-import os
 import re
 import secrets
 import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
+from workscribe.fleet import keys
 from workscribe.fleet.catalog import CATALOG_FILE, Catalog
 from workscribe.fleet.store import FolderStore, Staging
 
@@ -44,7 +41,7 @@ def init_org(data_dir: Path, private_key_out: Path) -> dict[str, Any]:
 
     Args:
         data_dir: the service's data folder (created if missing).
-        private_key_out: where the raw 32-byte X25519 private key goes (mode 0600); must not exist and
+        private_key_out: where the X25519 private key goes (PKCS#8 PEM, mode 0600); must not exist and
             must not be inside ``data_dir``.
 
     Returns:
@@ -68,11 +65,9 @@ def init_org(data_dir: Path, private_key_out: Path) -> dict[str, Any]:
         if (data_dir / CATALOG_FILE).exists() and catalog.org() is not None:
             raise OrgError(f"{data_dir} already holds an organisation")
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        private = X25519PrivateKey.generate()
-        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                    serialization.NoEncryption())
-        _write_private(private_key_out, raw)
+        private = keys.generate_org_key()
+        public = keys.public_bytes(private)
+        keys.save_private_key(private, private_key_out)
         admin_token = new_token(ADMIN_TOKEN_PREFIX)
         try:
             org_id = catalog.create_org(public, admin_token)
@@ -116,11 +111,3 @@ def open_catalog(data_dir: Path) -> Catalog:
         catalog.close()
         raise OrgError(f"{data_dir}: the catalog has no organisation (run `workscribe org init`)")
     return catalog
-
-
-def _write_private(path: Path, raw: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(raw)
-        f.flush()
-        os.fsync(f.fileno())
