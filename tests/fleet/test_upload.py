@@ -89,8 +89,9 @@ def test_segments_upload_once_resume_and_read_back_only_with_the_organisation_ke
         data_keys.append(keys.unwrap(k_c, wrapped, keys.data_key_aad(sha256)))
         (central / name).write_bytes((fleet.data / "objects" / sha256[:2] / sha256).read_bytes())
     assert Spool(central, keys=data_keys).segments  # read with the data keys, not the spool key
+    spool_key = crypto.load_key(home)
     for fmt in ("hf", "sft"):  # a central export is the local export, byte for byte
-        local = export([spool], tmp_path / f"local-{fmt}", ExportOptions(format=fmt), key=crypto.load_key(home))
+        local = export([spool], tmp_path / f"local-{fmt}", ExportOptions(format=fmt), key=spool_key)
         remote = export([central], tmp_path / f"central-{fmt}", ExportOptions(format=fmt), keys=data_keys)
         assert local["steps"] == remote["steps"] > 0
         assert _digest(tmp_path / f"local-{fmt}") == _digest(tmp_path / f"central-{fmt}")
