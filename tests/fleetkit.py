@@ -66,16 +66,19 @@ def sealed_key() -> str:
 
 
 @contextmanager
-def running_service(tmp_path: Path) -> Iterator[FleetServer]:
-    """`workscribe org init` then `workscribe serve --port 0` as a real process, always killed after."""
+def running_service(tmp_path: Path, port: int = 0) -> Iterator[FleetServer]:
+    """`workscribe org init` then `workscribe serve --port PORT` as a real process, always killed after;
+    again over the same ``tmp_path``: the same organisation and data, served anew (its log starts anew)."""
     data, key = tmp_path / "fleet-data", tmp_path / "org.key"
-    r = run_cli("org", "init", "--data", str(data), "--private-key", str(key), "--json")
-    assert r.returncode == 0, r.stderr
-    org = json.loads(r.stdout)
+    if not (tmp_path / "org.json").exists():
+        r = run_cli("org", "init", "--data", str(data), "--private-key", str(key), "--json")
+        assert r.returncode == 0, r.stderr
+        (tmp_path / "org.json").write_text(r.stdout)
+    org = json.loads((tmp_path / "org.json").read_text())
     log = tmp_path / "serve.log"
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "workscribe", "serve", "--data", str(data),
-                                 "--port", "0"], stdout=subprocess.PIPE, stderr=err, text=True,
+                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True,
                                 env=dict(os.environ))
     try:
         lines: queue.Queue[str] = queue.Queue()

@@ -63,8 +63,10 @@ def test_segments_upload_once_resume_and_read_back_only_with_the_organisation_ke
         assert c.put(f"/v1/uploads/{sha}", params={"offset": 0}, content=staged[:1000]).status_code == 200
 
     result = client.upload_pending(spool, home, chunk_bytes=64 * 1024)
-    assert result == {"uploaded": len(segments), "pending": 0, "failed": 0, "errors": []}
-    assert client.upload_pending(spool, home) == {"uploaded": 0, "pending": 0, "failed": 0, "errors": []}
+    assert result == {"uploaded": len(segments), "pending": 0, "failed": 0, "errors": [],
+                      "unreachable": False}
+    assert client.upload_pending(spool, home) == {"uploaded": 0, "pending": 0, "failed": 0, "errors": [],
+                                                  "unreachable": False}
     stored = _catalog_rows(fleet, "select sha256, name, recording_id, wrapped_data_key from segments")
     assert sorted(r[1] for r in stored) == segments  # each segment exactly once
     assert sha in {r[0] for r in stored}  # the resumed object is the one that was begun

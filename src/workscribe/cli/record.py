@@ -9,7 +9,7 @@ import click
 
 from workscribe import guard, paths
 from workscribe.cli import EXIT_FAILED, EXIT_NO_RECORDER, EXIT_USAGE, CliError
-from workscribe.cli.common import echo_json, json_option, parse_size, print_table
+from workscribe.cli.common import echo_json, errors_as, json_option, parse_size, print_table
 
 
 @click.command("record")
@@ -51,8 +51,11 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
                                 segment_s=segment_seconds, quota_bytes=parse_size(quota))
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    def log(msg: str) -> None:
+        click.echo(msg, err=True)
+
     try:
-        summary = Recorder(consent, options, log=lambda msg: click.echo(msg, err=True)).run()
+        summary = Recorder(consent, options, log=log, uploads=_uploader(consent, out, log)).run()
     except (SourceError, SpoolWriteError) as exc:  # the work failed (a full disk), not the request
         raise CliError(str(exc), code=EXIT_FAILED) from None
     except (SpoolError, ControlError) as exc:
@@ -63,6 +66,27 @@ def record(out: Path | None, duration: float | None, display: str | None, fps: f
         skipped = summary["frames_skipped_low_disk"]
         click.echo(f"{summary['stop_reason']}: {summary['events']} events, {summary['frames']} frames "
                    f"written to {summary['out']}" + (f" ({skipped} skipped: low disk)" if skipped else ""))
+
+
+def _uploader(consent: guard.Consent, out: Path, log: Any) -> Any:
+    """The background uploader when the consent allows uploads and the device is enrolled, else None."""
+    if not consent.upload:
+        return None
+    from workscribe.fleet.client import FleetClientError, load_device
+    from workscribe.fleet.uploader import Uploader
+
+    with errors_as(FleetClientError):
+        enrolled = load_device() is not None
+    if not enrolled:
+        log("consent allows uploads but this device is not enrolled: nothing is uploaded "
+            "(workscribe enroll URL --token TOKEN)")
+        return None
+
+    def allowed() -> bool:  # read before every segment: a revocation stops uploads at once
+        current = guard.load()
+        return current is not None and current.active and bool(current.upload)
+
+    return Uploader(out, may_upload=allowed, log=log)
 
 
 def _control(cmd: str, as_json: bool, args: dict[str, Any] | None = None, refused: int = EXIT_FAILED) -> None:
@@ -84,10 +108,33 @@ def _control(cmd: str, as_json: bool, args: dict[str, Any] | None = None, refuse
 
 
 @click.command("status")
+@click.option("--spool", "folder", type=click.Path(path_type=Path),
+              help="Spool folder whose uploads to count when no recorder runs "
+                   "(default: $WORKSCRIBE_HOME/spool).")
 @json_option
-def status(as_json: bool) -> None:
-    """Say whether the recorder is recording, paused or out of scope."""
-    _control("status", as_json)
+def status(folder: Path | None, as_json: bool) -> None:
+    """Say whether the recorder is recording, paused or out of scope, and how many segments wait for
+    upload (also when no recorder runs, on an enrolled device; the exit code is then 3).
+
+    Example: workscribe status --json
+    """
+    try:
+        _control("status", as_json)
+    except CliError as exc:
+        if exc.exit_code != EXIT_NO_RECORDER:
+            raise
+        from workscribe.fleet.client import FleetClientError, load_device, upload_status
+
+        with errors_as(FleetClientError):
+            enrolled = load_device() is not None
+            uploads = upload_status(folder or paths.default_spool()) if enrolled else None
+        if uploads is None:
+            raise
+        if as_json:
+            echo_json({"state": "not recording", "uploads": uploads})
+        else:
+            print_table("uploads", ["field", "value"], list(uploads.items()))
+        raise
 
 
 @click.command("pause")

@@ -10,16 +10,19 @@ wrapped data key are noted in ``fleet/uploads.json`` *before* any byte leaves: a
 resumes the same object where the service says it stopped, so a retry never makes a second copy. A
 segment still being written (no footer) stays pending; the service's answer decides the rest.
 Network errors and 5xx answers are retried with exponential backoff; a refusal (4xx) marks the
-segment failed with the service's reason.
+segment failed with the service's reason. One upload runs at a time on a device (``fleet/upload.lock``):
+the recorder's background uploader (``fleet.uploader``) and ``workscribe upload`` take turns.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ FLEET_DIR = "fleet"
 DEVICE_FILE = "device.json"
 CONTRIBUTOR_KEY_FILE = "contributor.key"
 UPLOADS_FILE = "uploads.json"
+LOCK_FILE = "upload.lock"
 OUTBOX = "outbox"
 CHUNK_BYTES = 4 * 1024 * 1024
 """Bytes per upload request: a lost connection costs at most this much again."""
@@ -42,6 +46,10 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 class FleetClientError(RuntimeError):
     """Enrolment or upload cannot go on (one line, for the CLI)."""
+
+
+class UploadBusy(FleetClientError):
+    """Another upload of this device is running (the recorder's, or another ``workscribe upload``)."""
 
 
 @dataclass
@@ -188,15 +196,21 @@ def _prepare(segment: Path, spool_key: bytes, contributor_key: bytes, outbox: Pa
 def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | None = None,
                    chunk_bytes: int = CHUNK_BYTES, attempts: int = 5, timeout: float = 30.0,
                    backoff_s: float = 0.5, progress: Callable[[str, int, int], None] | None = None,
+                   skip: Collection[str] = (), keep_going: Callable[[], bool] | None = None,
                    ) -> dict[str, Any]:
     """Uploads the closed segments of ``spool`` that are not uploaded yet.
 
+    ``skip`` names segments not to touch (the one being written); ``keep_going`` is asked before each
+    segment, and a False ends the run there (a pause, a stop). Once the service cannot be reached after
+    ``attempts`` tries, the run ends and what is left stays pending.
+
     Returns:
-        ``{"uploaded", "pending", "failed", "errors"}``: segments uploaded now, still to upload (open,
-        or the service unreachable after ``attempts`` tries), refused (with the service's reasons).
+        ``{"uploaded", "pending", "failed", "errors", "unreachable"}``: segments uploaded now, still to
+        upload (open, or not tried), refused (with the service's reasons); whether the service could
+        not be reached.
 
     Raises:
-        FleetClientError: this device is not enrolled.
+        FleetClientError: this device is not enrolled; ``UploadBusy``: another upload is running.
     """
 
     home = home or paths.home()
@@ -207,20 +221,50 @@ def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | Non
     spool_key = spool_key or crypto.load_key(home)
     if spool_key is None:
         raise FleetClientError("no spool key on this device: nothing was recorded here")
+    with _upload_lock(home):
+        return _upload_all(spool, home, device, contributor_key, spool_key, chunk_bytes, attempts, timeout,
+                           backoff_s, progress, skip, keep_going)
+
+
+@contextlib.contextmanager
+def _upload_lock(home: Path) -> Iterator[None]:
+    path = fleet_dir(home) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UploadBusy("another upload is running on this device (the recorder uploads in the "
+                             "background); try again when it is done") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes, spool_key: bytes,
+                chunk_bytes: int, attempts: int, timeout: float, backoff_s: float,
+                progress: Callable[[str, int, int], None] | None, skip: Collection[str],
+                keep_going: Callable[[], bool] | None) -> dict[str, Any]:
     state = _load_state(home)
     outbox = fleet_dir(home) / OUTBOX
     segments = sorted(Path(spool).glob(SEGMENT_GLOB))
-    todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored"]
-    result: dict[str, Any] = {"uploaded": 0, "pending": 0, "failed": 0, "errors": []}
+    todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored" and s.name not in skip]
+    result: dict[str, Any] = {"uploaded": 0, "pending": 0, "failed": 0, "errors": [], "unreachable": False}
     headers = {"Authorization": f"Bearer {device.device_token}"}
     with _http(timeout) as http:
         for n, segment in enumerate(todo):
             if progress:
                 progress("uploading", n, len(todo))
+            if result["unreachable"] or (keep_going is not None and not keep_going()):
+                result["pending"] += 1
+                continue
             entry = state.get(segment.name)
             if entry is None or not (outbox / segment.name).exists():
                 try:
                     entry = _prepare(segment, spool_key, contributor_key, outbox)
+                except FileNotFoundError:  # evicted by the quota, or deleted: no longer to upload
+                    continue
                 except ResealError as exc:
                     if "footer" in str(exc):  # still being written: next time
                         result["pending"] += 1
@@ -239,12 +283,31 @@ def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | Non
                 result["uploaded"] += 1
             elif outcome == "unreachable":
                 result["pending"] += 1
+                result["unreachable"] = True
             else:
+                entry.update(status="failed", error=outcome)
+                _save_state(home, state)
                 result["failed"] += 1
                 result["errors"].append(f"{segment.name}: {outcome}")
     if progress:
         progress("uploading", len(todo), len(todo))
     return result
+
+
+def upload_status(spool: Path, home: Path | None = None, writing: str | None = None) -> dict[str, Any]:
+    """What is left to upload from ``spool``, from its segments and this device's upload state.
+
+    ``writing`` names the segment being written (not counted). Returns ``{"pending", "uploaded",
+    "failed", "last_error"}``: segments of the spool not uploaded yet, objects stored on the service
+    (from any spool), segments the service refused, and the reason of the latest refusal (or None).
+    """
+    state = _load_state(home or paths.home())
+    names = {p.name for p in Path(spool).glob(SEGMENT_GLOB)} - {writing}
+    failed = sorted(n for n in names if state.get(n, {}).get("status") == "failed")
+    stored = sum(1 for entry in state.values() if entry.get("status") == "stored")
+    pending = sum(1 for n in names if state.get(n, {}).get("status") not in ("stored", "failed"))
+    return {"pending": pending, "uploaded": stored, "failed": len(failed),
+            "last_error": f"{failed[-1]}: {state[failed[-1]].get('error')}" if failed else None}
 
 
 def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entry: dict[str, Any],

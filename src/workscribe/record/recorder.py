@@ -15,6 +15,12 @@ until the duration ends, a signal or ``stop`` arrives, consent is revoked or the
 it releases typed text whose run has ended, polls the supervisor, applies retention hourly and
 reloads the consent every second. Control requests (``handle``) pause and resume the guard and
 write task marks (``record.tasks``).
+
+When the consent allows uploads, the CLI hands in an uploader (``fleet.uploader.Uploader``, behind the
+small ``Uploads`` protocol: the recorder does not import the fleet). It runs on its own thread from
+ready to stop, is woken by the spool writer for each closed segment, never sees the segment being
+written, pauses with the recording and stops before the last segment closes (``workscribe upload``
+sends that one).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from workscribe import guard as guard_mod
 from workscribe.events import Event, now_ns
@@ -74,6 +80,16 @@ class RecordOptions:
             raise ValueError(f"--keyframe-seconds must be >= 1, got {self.keyframe_s}")
 
 
+class Uploads(Protocol):
+    """Background uploads of closed segments (``fleet.uploader.Uploader``)."""
+
+    def start(self, writing: Callable[[], Path | None]) -> None: ...  # writing(): the open segment
+    def segment_closed(self, path: Path) -> None: ...  # on the spool writer's thread: returns at once
+    def set_paused(self, paused: bool) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+    def stop(self) -> None: ...
+
+
 class Recorder:
     """Records one session into a spool folder until stopped.
 
@@ -81,13 +97,15 @@ class Recorder:
         consent: the active consent (scope and sources).
         options: output folder, duration, display, frame rate, segment and quota settings.
         log: where one-line status messages go.
+        uploads: uploads closed segments in the background (None: nothing is uploaded).
     """
 
     def __init__(self, consent: Consent, options: RecordOptions,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, uploads: Uploads | None = None) -> None:
         self.consent = consent
         self.options = options
         self.log = log
+        self.uploads = uploads
         self.guard = Guard(consent)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -178,6 +196,8 @@ class Recorder:
             if self.spool is not None:
                 self._store(closed)
                 self.spool.put_events(self.redaction.flush())  # what was typed before the pause
+        if self.uploads is not None:
+            self.uploads.set_paused(paused)
 
     def handle(self, cmd: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
         """Answers a control request: ``status``, ``pause``, ``resume``, ``stop``, ``task_start``
@@ -231,6 +251,7 @@ class Recorder:
             "task": self.tasks.title,
             "frames_waiting": self.frames.waiting if self.frames else 0,  # for redaction, now
             "sources": self.supervisor.health(),
+            "uploads": self.uploads.status() if self.uploads is not None else None,
             "pid": os.getpid(),
         }
 
@@ -253,6 +274,7 @@ class Recorder:
             self.spool = SpoolWriter(SpoolConfig(
                 out=opts.out, key=crypto.load_or_create_key(), segment_s=opts.segment_s,
                 quota_bytes=opts.quota_bytes,
+                on_closed=self.uploads.segment_closed if self.uploads is not None else None,
                 header={"consent": self.consent.scope(), "display_fps": opts.fps,
                         "redaction": {"text": RULESET_VERSION, "pixels": "rapidocr+" + RULESET_VERSION}}),
                 warn=self.log)
@@ -270,6 +292,8 @@ class Recorder:
                 shell.publish()
             self.ready_t = now_ns()
             self.ready = True
+            if self.uploads is not None:
+                self.uploads.start(lambda: self.spool.segment_path if self.spool else None)
             scope = [f"apps: {', '.join(self.consent.apps)}"] if self.consent.apps else []
             if self.consent.repos:
                 scope.append(f"repos: {', '.join(map(redact_private, self.consent.repos))}")
@@ -301,6 +325,8 @@ class Recorder:
                     self.stop_reason = "consent revoked"
                     break
         finally:
+            if self.uploads is not None:
+                self.uploads.stop()  # at once: before the last segment closes, also on revocation
             for source in reversed(self.sources):
                 try:
                     source.stop()

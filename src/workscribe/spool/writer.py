@@ -145,6 +145,8 @@ class SpoolConfig:
     min_free_bytes: int | None = None  # frames pause below this free space on the spool's filesystem;
     # None: max(MIN_FREE_BYTES, 5% of quota_bytes)
     free_bytes: Callable[[Path], int] = disk_free  # free space of the filesystem holding a folder
+    on_closed: Callable[[Path], None] | None = None  # told each segment it closed (on the writer
+    # thread: must return at once), e.g. to wake a background uploader
 
     def __post_init__(self) -> None:
         if self.segment_s <= 0:
@@ -380,7 +382,9 @@ class SpoolWriter:
         self._seg.close({"events": self.events_written, "frames": self.frames_stored,
                          "frames_dropped": self.frames_dropped,
                          "frames_skipped_low_disk": self.frames_skipped_low_disk, "closed_t": now_ns()})
-        self._seg = None
+        closed, self._seg = self._seg.path, None
+        if self.config.on_closed is not None:
+            self.config.on_closed(closed)
 
     def _roll(self) -> None:
         self._flush_batch()
