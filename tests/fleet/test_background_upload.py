@@ -142,3 +142,30 @@ def test_segments_closed_while_the_service_is_away_upload_when_it_is_back(
     finally:
         term.kill()
         term.wait()
+
+
+def test_the_uploader_sends_nothing_while_consent_does_not_allow_it(
+        fleet: FleetServer, tmp_path: Path) -> None:
+    from workscribe.fleet import client
+    from workscribe.fleet.uploader import Uploader
+    from workscribe.spool import crypto
+    from workscribe.testing.synthetic import write_synthetic_spool
+
+    home = tmp_path / "device"
+    home.mkdir()
+    spool = home / "spool"
+    client.enroll(fleet.url, fleet.invite(), "0123456789abcdef", home)
+    write_synthetic_spool(spool, crypto.load_or_create_key(home), 0.01, seed=4, segment_s=10)
+    allowed = [False]  # revoked from the start: nothing leaves
+    uploader = Uploader(spool, home, may_upload=lambda: allowed[0], log=lambda msg: None, poll_s=0.1)
+    uploader.start(lambda: None)
+    try:
+        wait_for(lambda: uploader.status()["pending"] >= 2, what="segments to wait")
+        uploader.segment_closed(spool)  # woken: still nothing may leave
+        assert _upload_requests(fleet) == 0
+        allowed[0] = True
+        wait_for(lambda: uploader.status()["pending"] == 0, timeout=30, what="the uploads")
+    finally:
+        uploader.stop()
+    assert uploader.status()["state"] == "stopped"
+    assert sorted(_stored(fleet)) == sorted(p.name for p in spool.glob(fmt.SEGMENT_GLOB))
