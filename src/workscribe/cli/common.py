@@ -94,3 +94,38 @@ def progress_bar(*columns: Any, disable: bool = False) -> Iterator[Progress]:
             bars[0].update(bars[0].task_ids[0], description=description, completed=completed, total=total)
 
         yield show
+
+
+server_option = click.option(
+    "--server", "server_dir", type=click.Path(path_type=Path),
+    help="Read an organisation's service data folder (its catalog and objects) instead of spools; "
+         "needs --private-key.")
+private_key_option = click.option(
+    "--private-key", "private_key", type=click.Path(path_type=Path),
+    help="With --server: the organisation's private key file (workscribe org init).")
+
+
+@contextlib.contextmanager
+def spools_or_server(folders: Iterable[Path], server_dir: Path | None, private_key: Path | None,
+                     warn: Callable[[str], None] | None = None) -> Iterator[tuple[list[Path], list[bytes]]]:
+    """The spool folders to read and the further keys that open them: ``folders`` as they are, or the
+    service's store in ``server_dir`` laid out as spools (``fleet.central``) for the duration of the
+    block. ``CliError`` for a wrong combination or a store that cannot be read."""
+    folders = list(folders)
+    if bool(folders) == bool(server_dir):
+        raise CliError("name spool folders DIR..., or --server DIR (one of them)")
+    if not server_dir:
+        if private_key:
+            raise CliError("--private-key goes with --server")
+        yield folders, []
+        return
+    if not private_key:
+        raise CliError("--server needs --private-key FILE (the organisation's private key)")
+    from workscribe.fleet.central import CentralError, central_view
+    from workscribe.fleet.org import OrgError
+
+    with errors_as(CentralError, OrgError), central_view(server_dir, private_key) as view:
+        for problem in view.problems:
+            if warn:
+                warn(problem)
+        yield view.folders, view.keys

@@ -7,12 +7,23 @@ from pathlib import Path
 import click
 
 from workscribe.cli import EXIT_FAILED, CliError
-from workscribe.cli.common import echo_json, json_option, key_option, load_key, print_table
+from workscribe.cli.common import (
+    echo_json,
+    json_option,
+    key_option,
+    load_key,
+    print_table,
+    private_key_option,
+    server_option,
+    spools_or_server,
+)
 from workscribe.export.formats import FORMATS
 
 
 @click.command("export")
-@click.argument("folders", metavar="DIR...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("folders", metavar="DIR...", nargs=-1, type=click.Path(path_type=Path))
+@server_option
+@private_key_option
 @click.option("--format", "fmt", required=True,
               type=click.Choice(FORMATS),
               help="Screen work: hf (Parquet for `datasets`), lerobot (LeRobot v3.0), sft (chat JSONL with "
@@ -37,14 +48,17 @@ from workscribe.export.formats import FORMATS
               help="Outside tasks, an idle time this long ends an episode.")
 @key_option
 @json_option
-def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fraction: float, actions: str,
-           edit_tool: str, edit_events: int, command_history: int, idle_seconds: float, key_file: Path | None,
-           as_json: bool) -> None:
-    """Export spools as episodes of (screen, action) steps, or of coding work.
+def export(folders: tuple[Path, ...], server_dir: Path | None, private_key: Path | None, fmt: str, out: Path,
+           split_by: str, val_fraction: float, actions: str, edit_tool: str, edit_events: int,
+           command_history: int, idle_seconds: float, key_file: Path | None, as_json: bool) -> None:
+    """Export spools, or an organisation's uploads (--server), as episodes of (screen, action) steps, or
+    of coding work. Deleted recordings and forgotten contributors are never exported.
 
     Example: workscribe export ~/spool --format hf --out dataset/
 
     Example: workscribe export ~/spool --format swe --out swe-dataset/
+
+    Example: workscribe export --server /srv/ws --private-key ~/org.key --format hf --out dataset/
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -56,7 +70,7 @@ def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fr
 
     if idle_seconds <= 0:
         raise CliError(f"--idle-seconds must be > 0, got {idle_seconds}")
-    for folder in folders:
+    for folder in folders + ((server_dir,) if server_dir else ()):
         if folder.resolve() == out.resolve() or folder.resolve() in out.resolve().parents:
             raise CliError(f"--out {out} must not be inside the spool {folder}")
     try:
@@ -71,10 +85,11 @@ def export(folders: tuple[Path, ...], fmt: str, out: Path, split_by: str, val_fr
         click.echo(f"warning: {line}", err=True)
 
     try:
-        with Progress(TextColumn("exporting"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
+        with spools_or_server(folders, server_dir, private_key, warn) as (spools, data_keys), \
+                Progress(TextColumn("exporting"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                         console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("export", total=1.0)
-            report = run_export(list(folders), out, options, key=key, warn=warn,
+            report = run_export(spools, out, options, key=key, warn=warn, keys=data_keys,
                                 progress=lambda f: bar.update(task, completed=f))
     except (ExportError, SpoolReadError, DecryptError, ValueError) as exc:
         raise CliError(str(exc)) from None

@@ -1,4 +1,5 @@
-"""``workscribe org init|invite``: set up an organisation's fleet service and invite contributors."""
+"""``workscribe org init|invite|forget``: set up an organisation's fleet service, invite contributors and
+erase one for good."""
 
 from __future__ import annotations
 
@@ -80,6 +81,31 @@ def invite(data_dir: Path, team: str, expires: str, as_json: bool) -> None:
     click.echo(f"invite for team {team}, valid until {until}:")
     click.echo(token)
 
+
+@org_group.command("forget")
+@data_option
+@click.option("--contributor", "contributor_id", required=True, help="The contributor id to erase.")
+@json_option
+def forget(data_dir: Path, contributor_id: str, as_json: bool) -> None:
+    """Erase a contributor for good: sealed key and wrapped keys shredded, objects removed, recordings
+    tombstoned, devices disabled. No backup of the objects can be read afterwards. Running it again is
+    harmless.
+
+    Example: workscribe org forget --data /srv/workscribe --contributor 0123456789abcdef --json
+    """
+    from workscribe.fleet.erase import forget_contributor
+    from workscribe.fleet.org import OrgError
+
+    with errors_as(OrgError):
+        done = forget_contributor(data_dir, contributor_id)
+    if as_json:
+        echo_json(done)
+        return
+    when = datetime.fromtimestamp(done["forgotten_at"], UTC).isoformat(timespec="seconds")
+    since = f"already, since {when}" if done["already_forgotten"] else f"at {when}"
+    click.echo(f"contributor {contributor_id} forgotten ({since}): {done['recordings']} recording(s), "
+               f"{done['segments']} segment(s), {done['objects_removed']} object(s) removed now, "
+               f"{done['devices_disabled']} device(s) disabled")
 
 def register(cli: click.Group) -> None:
     """Adds the org verbs to ``cli``."""

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from workscribe import paths
-from workscribe.cli import CliError
-from workscribe.cli.common import echo_json, json_option, print_table
+from workscribe.cli import EXIT_FAILED, CliError
+from workscribe.cli.common import echo_json, errors_as, json_option, print_table
 
 spool_option = click.option("--spool", "folder", type=click.Path(path_type=Path),
                             help="Spool folder (default: $WORKSCRIBE_HOME/spool).")
@@ -88,11 +88,13 @@ def _render(folder: Path, spool: Any, sessions: list[dict[str, Any]], session: s
 @json_option
 def delete(folder: Path | None, sessions: tuple[str, ...], since: str | None, everything: bool, yes: bool,
            as_json: bool) -> None:
-    """Delete sessions for good; every later read and export honours the deletion.
+    """Delete sessions for good; every later read and export honours the deletion. On an enrolled device
+    they are deleted on the organisation's service too (queued and sent again by the next upload or
+    delete if it cannot be reached).
 
     Example: workscribe delete 3fa2c1d0 --yes ; workscribe delete --since 2026-11-29T09:00 --yes
     """
-    from workscribe.spool.retention import delete_recordings
+    from workscribe.fleet.client import FleetClientError, delete_everywhere
 
     if sum(bool(x) for x in (sessions, since, everything)) != 1:
         raise CliError("name SESSION ids, or --since TIME, or --all (exactly one of them)")
@@ -116,12 +118,22 @@ def delete(folder: Path | None, sessions: tuple[str, ...], since: str | None, ev
             chosen += match
     if not yes and chosen:
         click.confirm(f"Delete {len(chosen)} session(s) for good?", abort=True)
-    files = delete_recordings(folder, [s["recording_id"] for s in chosen], reason="contributor request")
+    with errors_as(FleetClientError, code=EXIT_FAILED):
+        done = delete_everywhere(folder, [s["recording_id"] for s in chosen], reason="contributor request")
+    files, service = done["deleted_files"], done["service"]
     result = {"deleted_sessions": [s["session"] for s in chosen], "deleted_files": files}
+    if service is not None:
+        result["service"] = service
     if as_json:
         echo_json(result)
-    else:
-        click.echo(f"deleted {len(chosen)} session(s), {len(files)} file(s)")
+        return
+    click.echo(f"deleted {len(chosen)} session(s), {len(files)} file(s)")
+    if service is not None:
+        click.echo(f"on the service: deleted {service['deleted']}, never uploaded {service['not_uploaded']}, "
+                   f"queued {service['queued']}" + (" (sent again by the next upload or delete)"
+                                                    if service["queued"] else ""))
+        for error in service["errors"]:
+            click.echo(f"  {error}", err=True)
 
 
 def register(cli: click.Group) -> None:

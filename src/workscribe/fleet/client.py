@@ -12,6 +12,11 @@ segment still being written (no footer) stays pending; the service's answer deci
 Network errors and 5xx answers are retried with exponential backoff; a refusal (4xx) marks the
 segment failed with the service's reason. One upload runs at a time on a device (``fleet/upload.lock``):
 the recorder's background uploader (``fleet.uploader``) and ``workscribe upload`` take turns.
+
+``delete_everywhere`` deletes recordings on this device (``spool.retention``) and then on the service
+(``DELETE /v1/recordings/{id}``). A deletion the service cannot take now waits in
+``fleet/deletions.json`` and is sent again by the next upload or delete, before any segment; segments
+of a deleted recording are never uploaded again (their outbox copies and upload entries go at once).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 from workscribe import paths
 from workscribe.fleet import keys
 from workscribe.fleet.reseal import ResealError, reseal_to
-from workscribe.spool import crypto
+from workscribe.spool import crypto, retention
 from workscribe.spool.format import SEGMENT_GLOB
 from workscribe.spool.reader import open_segment
 
@@ -39,6 +44,7 @@ DEVICE_FILE = "device.json"
 CONTRIBUTOR_KEY_FILE = "contributor.key"
 UPLOADS_FILE = "uploads.json"
 LOCK_FILE = "upload.lock"
+DELETIONS_FILE = "deletions.json"
 OUTBOX = "outbox"
 CHUNK_BYTES = 4 * 1024 * 1024
 """Bytes per upload request: a lost connection costs at most this much again."""
@@ -249,10 +255,14 @@ def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes,
     state = _load_state(home)
     outbox = fleet_dir(home) / OUTBOX
     segments = sorted(Path(spool).glob(SEGMENT_GLOB))
-    todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored" and s.name not in skip]
+    deleted = retention.tombstoned(Path(spool)) | set(_load_deletions(home))
+    todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored" and s.name not in skip
+            and not retention.is_tombstoned(_recording_prefix(s.name), deleted)]
     result: dict[str, Any] = {"uploaded": 0, "pending": 0, "failed": 0, "errors": [], "unreachable": False}
     headers = {"Authorization": f"Bearer {device.device_token}"}
     with _http(timeout) as http:
+        if _load_deletions(home):  # deletions the service could not take before go first
+            result["errors"] += _flush_deletions(http, device, home)["errors"]
         for n, segment in enumerate(todo):
             if progress:
                 progress("uploading", n, len(todo))
@@ -353,3 +363,110 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
         except httpx.HTTPError:
             continue
     return "unreachable"
+
+
+# -- deletion ------------------------------------------------------------------------------------------
+def _recording_prefix(segment_name: str) -> str:
+    """The 8-hex recording prefix in a segment's name (``seg-<wall>-<recording>-<seq>.wss``)."""
+    parts = segment_name.split("-")
+    return parts[2] if len(parts) > 3 else segment_name
+
+
+def _load_deletions(home: Path) -> list[str]:
+    path = fleet_dir(home) / DELETIONS_FILE
+    if not path.exists():
+        return []
+    try:
+        queued = json.loads(path.read_text())
+    except ValueError:
+        raise FleetClientError(f"{path} is damaged; delete the sessions again to queue them anew") from None
+    return [str(r) for r in queued]
+
+
+def _save_deletions(home: Path, recording_ids: list[str]) -> None:
+    _write_private(fleet_dir(home) / DELETIONS_FILE, json.dumps(recording_ids, indent=1).encode())
+
+
+def drop_uploads(recording_ids: list[str], home: Path | None = None) -> int:
+    """Forgets the upload entries and outbox copies of the segments of ``recording_ids``: none of them
+    is sent again. Returns how many segments were dropped."""
+    home = home or paths.home()
+    if not recording_ids:
+        return 0
+    ids = set(recording_ids)
+    prefixes = {r[:8] for r in ids}
+    state = _load_state(home)
+    gone = {name for name, entry in state.items()
+            if entry.get("recording_id") in ids or _recording_prefix(name) in prefixes}
+    outbox = fleet_dir(home) / OUTBOX
+    staged = {p.name for p in outbox.glob(SEGMENT_GLOB) if _recording_prefix(p.name) in prefixes}
+    for name in gone | staged:
+        (outbox / name).unlink(missing_ok=True)
+    if gone:
+        _save_state(home, {name: entry for name, entry in state.items() if name not in gone})
+    return len(gone | staged)
+
+
+def delete_on_service(recording_ids: list[str], home: Path | None = None,
+                      timeout: float = 10.0) -> dict[str, Any] | None:
+    """Deletes recordings on the service; what it cannot take now is queued and sent again later.
+
+    The queue (``fleet/deletions.json``) is written before any request, and every recording in it is
+    sent, the earlier ones too.
+
+    Returns:
+        None when this device is not enrolled; otherwise ``{"deleted", "not_uploaded", "queued",
+        "errors"}``: recordings deleted on the service now, that it never had (404), still queued
+        (unreachable, or refused with the reasons in ``errors``).
+    """
+    home = home or paths.home()
+    device = load_device(home)
+    if device is None:
+        return None
+    queue = _load_deletions(home)
+    queue += [r for r in dict.fromkeys(recording_ids) if r not in queue]
+    _save_deletions(home, queue)
+    drop_uploads(queue, home)
+    with _http(timeout) as http:
+        return _flush_deletions(http, device, home)
+
+
+def _flush_deletions(http: Any, device: Device, home: Path) -> dict[str, Any]:
+    """Sends every queued deletion; keeps those the service did not take."""
+    import httpx
+
+    queue = _load_deletions(home)
+    result: dict[str, Any] = {"deleted": 0, "not_uploaded": 0, "queued": 0, "errors": []}
+    left: list[str] = []
+    headers = {"Authorization": f"Bearer {device.device_token}"}
+    for n, rid in enumerate(queue):
+        try:
+            answer = http.delete(f"{device.url}/v1/recordings/{rid}", headers=headers)
+        except httpx.HTTPError as exc:  # unreachable: the rest waits too
+            left += queue[n:]
+            result["errors"].append(f"cannot reach {device.url}: {exc}")
+            break
+        if answer.status_code == 200:
+            result["deleted"] += 1
+        elif answer.status_code == 404:  # never uploaded: nothing to delete there
+            result["not_uploaded"] += 1
+        else:
+            left.append(rid)
+            if answer.status_code < 500:
+                why = f"{answer.status_code}): {_detail(answer)}"
+                result["errors"].append(f"deleting {rid[:8]} refused ({why}")
+    _save_deletions(home, left)
+    result["queued"] = len(left)
+    return result
+
+
+def delete_everywhere(spool: Path, recording_ids: list[str], reason: str = "contributor request",
+                      home: Path | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    """Deletes recordings from the spool for good (``spool.retention``), then on the service when this
+    device is enrolled (``delete_on_service``; queued deletions are sent again too).
+
+    Returns:
+        ``{"deleted_files": [...], "service": delete_on_service's answer or None}``.
+    """
+    files = retention.delete_recordings(Path(spool), recording_ids, reason=reason)
+    return {"deleted_files": files, "service": delete_on_service(recording_ids, home, timeout)}
