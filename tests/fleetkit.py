@@ -24,17 +24,41 @@ from workscribe.testing.synthetic import write_synthetic_spool
 
 
 @dataclass
+class S3Bucket:
+    """A bucket on a real S3-compatible server (moto's, on loopback) and the environment to reach it."""
+
+    endpoint: str
+    name: str
+    prefix: str
+    client: object  # a boto3 S3 client of the endpoint
+    env: dict[str, str]  # os.environ with the AWS credentials the server accepts
+
+    @property
+    def url(self) -> str:
+        """``s3://BUCKET/PREFIX``, as `org init --store` takes it."""
+        return f"s3://{self.name}/{self.prefix}"
+
+    def keys(self) -> list[str]:
+        """Every key in the bucket."""
+        answer = self.client.list_objects_v2(Bucket=self.name)
+        return sorted(item["Key"] for item in answer.get("Contents", []))
+
+
+@dataclass
 class FleetServer:
-    """A running service: its URL, data folder, organisation and access log."""
+    """A running service: its URL, data folder, organisation and access log; its bucket when the objects
+    are in S3."""
 
     url: str
     data: Path
     org: dict
     log: Path
+    bucket: S3Bucket | None = None
+    env: dict[str, str] | None = None
 
     def invite(self, team: str = "default") -> str:
         """A fresh invite token, made by the real CLI."""
-        r = run_cli("org", "invite", "--data", str(self.data), "--team", team, "--json")
+        r = run_cli("org", "invite", "--data", str(self.data), "--team", team, "--json", env=self.env)
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)["token"]
 
@@ -56,8 +80,22 @@ class FleetServer:
         return sorted(p.name for p in (self.data / "staging").iterdir())
 
     def objects(self) -> list[str]:
-        """Names of the stored objects."""
-        return sorted(p.name for p in (self.data / "objects").glob("*/*"))
+        """Names of the stored objects (in the data folder, or in the bucket under PREFIX/objects/ab/)."""
+        if self.bucket is None:
+            return sorted(p.name for p in (self.data / "objects").glob("*/*"))
+        names = []
+        for key in self.bucket.keys():
+            assert key.startswith(f"{self.bucket.prefix}/objects/"), key  # nothing else in the bucket
+            names.append(key.rsplit("/", 1)[-1])
+            assert key == f"{self.bucket.prefix}/objects/{names[-1][:2]}/{names[-1]}"
+        return sorted(names)
+
+    def object_bytes(self, sha256: str) -> bytes:
+        """The bytes of a stored object, read where the store keeps it."""
+        if self.bucket is None:
+            return (self.data / "objects" / sha256[:2] / sha256).read_bytes()
+        key = f"{self.bucket.prefix}/objects/{sha256[:2]}/{sha256}"
+        return self.bucket.client.get_object(Bucket=self.bucket.name, Key=key)["Body"].read()
 
 
 def sealed_key() -> str:
@@ -66,20 +104,29 @@ def sealed_key() -> str:
 
 
 @contextmanager
-def running_service(tmp_path: Path, port: int = 0) -> Iterator[FleetServer]:
+def running_service(tmp_path: Path, port: int = 0, bucket: S3Bucket | None = None,
+                    init_args: tuple[str, ...] = ()) -> Iterator[FleetServer]:
     """`workscribe org init` then `workscribe serve --port PORT` as a real process, always killed after;
-    again over the same ``tmp_path``: the same organisation and data, served anew (its log starts anew)."""
+    again over the same ``tmp_path``: the same organisation and data, served anew (its log starts anew).
+
+    Args:
+        bucket: keep the objects in this bucket (`--store`, `--s3-endpoint`) instead of the data folder.
+        init_args: more options of `org init` (``--catalog URL``).
+    """
     data, key = tmp_path / "fleet-data", tmp_path / "org.key"
+    env = bucket.env if bucket else dict(os.environ)
+    if bucket:
+        init_args = (*init_args, "--store", bucket.url, "--s3-endpoint", bucket.endpoint)
     if not (tmp_path / "org.json").exists():
-        r = run_cli("org", "init", "--data", str(data), "--private-key", str(key), "--json")
+        r = run_cli("org", "init", "--data", str(data), "--private-key", str(key), *init_args, "--json",
+                    env=env)
         assert r.returncode == 0, r.stderr
         (tmp_path / "org.json").write_text(r.stdout)
     org = json.loads((tmp_path / "org.json").read_text())
     log = tmp_path / "serve.log"
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "workscribe", "serve", "--data", str(data),
-                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True,
-                                env=dict(os.environ))
+                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
     try:
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
@@ -88,7 +135,7 @@ def running_service(tmp_path: Path, port: int = 0) -> Iterator[FleetServer]:
         except queue.Empty:
             raise AssertionError(f"serve printed nothing in 60 s; stderr: {log.read_text()}") from None
         assert line.startswith("listening on http://"), (line, log.read_text())
-        yield FleetServer(line.split()[-1], data, org, log)
+        yield FleetServer(line.split()[-1], data, org, log, bucket, env)
     finally:
         proc.kill()
         proc.wait(timeout=30)

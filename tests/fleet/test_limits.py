@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
 
 from workscribe.fleet import keys, service
@@ -48,10 +47,11 @@ def test_a_running_total_beyond_the_limit_is_413(client: TestClient, tmp_path: P
 def test_the_private_key_is_owner_only_and_never_in_the_data_folder(tmp_path: Path) -> None:
     made = init_org(tmp_path / "d", tmp_path / "k")
     assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
-    private = keys.load_private_key(tmp_path / "k")  # PKCS#8 PEM, the organisation's
-    assert keys.public_b64(private) == made["public_key"] and (tmp_path / "d" / "catalog.sqlite").is_file()
-    raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    assert all(raw not in p.read_bytes() for p in (tmp_path / "d").rglob("*") if p.is_file())
+    assert made["public_key"] == keys.public_b64(keys.load_private_key(tmp_path / "k"))  # PKCS#8 PEM
+    assert (tmp_path / "d" / "catalog.sqlite").is_file()
+    raw = keys.load_private_key(tmp_path / "k").private_bytes_raw()
+    assert all(raw not in p.read_bytes() and b"PRIVATE KEY" not in p.read_bytes()
+               for p in (tmp_path / "d").rglob("*") if p.is_file())
     with pytest.raises(OrgError, match="already holds an organisation"):
         init_org(tmp_path / "d", tmp_path / "k2")
     assert not (tmp_path / "k2").exists()

@@ -1,5 +1,6 @@
 """The fleet service as devices use it: a real `workscribe serve` process over HTTP, real segment files,
-and the real catalog and store it writes."""
+and the real catalog and store it writes; the tests of stored objects run with the objects in the data
+folder and in an S3 bucket (moto's server on loopback)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,31 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from fleetkit import FleetServer, SegmentFile, sealed_key
+from fleetkit import FleetServer, SegmentFile, running_service, sealed_key
 from workscribe.fleet.catalog import Catalog, contributors, devices, org_table, segments, tombstones
+
+
+@pytest.fixture
+def fleet(request: pytest.FixtureRequest, tmp_path) -> Iterator[FleetServer]:
+    """The service with its objects in the data folder, or in an S3 bucket (`org init --store`) where a
+    test is parametrized with ``STORES``."""
+    bucket = request.getfixturevalue("s3_bucket") if getattr(request, "param", "folder") == "s3" else None
+    with running_service(tmp_path, bucket) as server:
+        yield server
+    if bucket is not None:  # nothing of the objects lives locally; no credential is written
+        assert not (server.data / "objects").exists()
+        assert json.loads((server.data / "fleet.json").read_text()) == {
+            "catalog": None, "store": bucket.url, "s3_endpoint": bucket.endpoint}
+
+
+STORES = pytest.mark.parametrize("fleet", ["folder", "s3"], indirect=True)
+"""The tests of what the store holds run over both stores."""
 
 
 def _upload(client: httpx.Client, seg: SegmentFile, body: bytes | None = None, sha: str | None = None,
@@ -88,6 +107,7 @@ def test_a_request_without_a_good_device_token_is_401(fleet: FleetServer, header
     assert fleet.staged() == []
 
 
+@STORES
 def test_an_upload_in_three_chunks_resumes_after_a_lost_chunk_and_commits_once(
         fleet: FleetServer, segment_of) -> None:
     seg = segment_of()
@@ -117,7 +137,7 @@ def test_an_upload_in_three_chunks_resumes_after_a_lost_chunk_and_commits_once(
         assert again.status_code == 200 and again.json()["created"] is False
         assert c.put(url, params={"offset": 0}, content=seg.body).json() == {"received": 0, "stored": True}
     assert fleet.objects() == [seg.sha256] and fleet.staged() == []
-    assert (fleet.data / "objects" / seg.sha256[:2] / seg.sha256).read_bytes() == seg.body
+    assert fleet.object_bytes(seg.sha256) == seg.body
     rows = _rows(fleet, segments)
     assert len(rows) == 1
     assert rows[0]["contributor_id"] == device["contributor_id"]
@@ -126,6 +146,7 @@ def test_an_upload_in_three_chunks_resumes_after_a_lost_chunk_and_commits_once(
     assert json.loads(rows[0]["meta"]) == {"seq": 1}
 
 
+@STORES
 def test_tampered_truncated_and_foreign_objects_are_refused_and_leave_nothing(
         fleet: FleetServer, segment_of) -> None:
     seg = segment_of()
@@ -158,6 +179,7 @@ def test_tampered_truncated_and_foreign_objects_are_refused_and_leave_nothing(
     assert _rows(fleet, segments) == []
 
 
+@STORES
 def test_only_the_owner_deletes_a_recording_and_deletion_shreds_its_keys(fleet: FleetServer,
                                                                          segment_of) -> None:
     mine, other = segment_of(1), segment_of(2)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from workscribe.cli import CliError
+from workscribe.cli import EXIT_FAILED, CliError
 from workscribe.cli.common import echo_json, errors_as, json_option
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.I)
@@ -37,23 +37,40 @@ def org_group() -> None:
 @data_option
 @click.option("--private-key", "private_key", required=True, type=click.Path(path_type=Path),
               help="Where to write the organisation's private key (outside --data; keep it safe).")
+@click.option("--catalog", "catalog_url", metavar="URL",
+              help="A PostgreSQL URL for the catalog, without password (PGPASSWORD or ~/.pgpass give it); "
+                   "default: catalog.sqlite in --data.")
+@click.option("--store", "store", metavar="s3://BUCKET/PREFIX",
+              help="An S3 bucket (and prefix) for the objects, credentials from the AWS environment "
+                   "variables; default: objects/ in --data.")
+@click.option("--s3-endpoint", "s3_endpoint", metavar="URL",
+              help="The endpoint of an S3-compatible store (MinIO, Ceph...); default: AWS.")
 @json_option
-def init(data_dir: Path, private_key: Path, as_json: bool) -> None:
+def init(data_dir: Path, private_key: Path, catalog_url: str | None, store: str | None,
+         s3_endpoint: str | None, as_json: bool) -> None:
     """Create the organisation: key pair, admin token, catalog and object store.
 
     The private key opens every contributor's uploads: the service never holds it. The admin token is
-    shown once.
+    shown once. Where the catalog and the objects live is written to fleet.json in --data (no secret).
 
     Example: workscribe org init --data /srv/workscribe --private-key ~/keys/org.key
+
+    Example: workscribe org init --data /srv/ws --private-key ~/keys/org.key
+    --catalog postgresql+psycopg://workscribe@db:5432/workscribe --store s3://fleet/prod
+    --s3-endpoint https://minio.example:9000
     """
+    from workscribe.fleet.config import FleetConfig, FleetConfigError, ServiceUnreachable
     from workscribe.fleet.org import OrgError, init_org
 
-    with errors_as(OrgError):
-        made = init_org(data_dir, private_key)
+    with errors_as(OrgError, FleetConfigError), errors_as(ServiceUnreachable, code=EXIT_FAILED):
+        config = FleetConfig(catalog=catalog_url, store=store, s3_endpoint=s3_endpoint)
+        made = init_org(data_dir, private_key, config)
     if as_json:
         echo_json(made)
         return
     click.echo(f"organisation {made['org_id']} in {made['data_dir']}")
+    click.echo(f"catalog: {made['catalog']}")
+    click.echo(f"objects: {made['store']}")
     click.echo(f"private key: {made['private_key']} (keep it outside the service; it opens every upload)")
     click.echo(f"admin token (shown once): {made['admin_token']}")
 
@@ -68,11 +85,12 @@ def invite(data_dir: Path, team: str, expires: str, as_json: bool) -> None:
 
     Example: workscribe org invite --data /srv/workscribe --team labelling --expires 2d
     """
+    from workscribe.fleet.config import FleetConfigError, ServiceUnreachable
     from workscribe.fleet.org import OrgError
     from workscribe.fleet.org import invite as make_invite
 
     seconds = parse_duration(expires)
-    with errors_as(OrgError):
+    with errors_as(OrgError, FleetConfigError), errors_as(ServiceUnreachable, code=EXIT_FAILED):
         token = make_invite(data_dir, team, seconds)
     until = datetime.fromtimestamp(time.time() + seconds, UTC).isoformat(timespec="seconds")
     if as_json:

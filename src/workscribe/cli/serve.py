@@ -14,7 +14,7 @@ from workscribe.cli.common import errors_as, json_option
 
 @click.command("serve")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="The data folder `workscribe org init` made.")
+              help="The data folder `workscribe org init` made (its fleet.json names the catalog and store).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on; 0 lets the system choose one (printed).")
@@ -29,10 +29,11 @@ def serve(data_dir: Path, host: str, port: int, as_json: bool) -> None:
     """
     import uvicorn
 
+    from workscribe.fleet.config import FleetConfigError, ServiceUnreachable
     from workscribe.fleet.org import OrgError
     from workscribe.fleet.service import create_app
 
-    with errors_as(OrgError):
+    with errors_as(OrgError, FleetConfigError), errors_as(ServiceUnreachable, code=EXIT_FAILED):
         app = create_app(data_dir)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

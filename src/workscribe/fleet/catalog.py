@@ -1,9 +1,9 @@
 """The service's catalog: the organisation, invites, contributors, devices, segments and tombstones.
 
 SQLAlchemy Core with portable types only (no SQLite-only SQL): a SQLite file in the data folder by
-default, any SQLAlchemy URL (PostgreSQL) later. Times are float seconds since the epoch (UTC). Tokens
-are kept as their SHA-256 only, and a found row's hash is compared again in constant time. Ids are
-lower-case hex (``uuid4().hex``).
+default, or a PostgreSQL database by URL (``org init --catalog``; tested against a real server). Times
+are float seconds since the epoch (UTC). Tokens are kept as their SHA-256 only, and a found row's hash
+is compared again in constant time. Ids are lower-case hex (``uuid4().hex``).
 """
 
 from __future__ import annotations
@@ -128,6 +128,10 @@ class Catalog:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}  # wait for another writer, do not fail at once
+        else:
+            kwargs["pool_pre_ping"] = True  # a server restarted under a long-running service
+            if url.startswith("postgresql"):
+                kwargs["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails, not hangs
         self.url = url
         self.engine: Engine = sa.create_engine(url, **kwargs)
 
@@ -153,11 +157,10 @@ class Catalog:
     # -- the organisation --------------------------------------------------------------------------
     def org(self) -> dict[str, Any] | None:
         """The organisation's row, or None before ``org init``."""
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(sa.select(org_table)).mappings().first()
-        except sa.exc.OperationalError:  # no tables: not initialised
-            return None
+        with self.engine.connect() as conn:  # an unreachable server raises sa.exc.OperationalError
+            if not sa.inspect(conn).has_table(org_table.name):  # no tables: not initialised
+                return None
+            row = conn.execute(sa.select(org_table)).mappings().first()
         return dict(row) if row else None
 
     def create_org(self, public_key: bytes, admin_token: str) -> str:

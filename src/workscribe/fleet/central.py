@@ -10,6 +10,7 @@ export is the local export of the same segments, byte for byte. Nothing is copie
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,8 @@ import sqlalchemy as sa
 
 from workscribe.fleet import keys
 from workscribe.fleet.catalog import contributors, segments
+from workscribe.fleet.config import open_store
 from workscribe.fleet.org import open_catalog
-from workscribe.fleet.store import FolderStore
 
 
 class CentralError(ValueError):
@@ -74,7 +75,7 @@ def central_view(data_dir: Path, private_key_file: Path) -> Iterator[CentralView
                 .order_by(segments.c.contributor_id, segments.c.name)).all()
     finally:
         catalog.close()
-    store = FolderStore(data_dir)
+    store = open_store(data_dir)
     view = CentralView(folders=[], keys=[])
     with tempfile.TemporaryDirectory(prefix="workscribe-central-") as tmp:
         for contributor_id, sealed in people:
@@ -95,7 +96,12 @@ def central_view(data_dir: Path, private_key_file: Path) -> Iterator[CentralView
                     view.problems.append(f"{name} ({sha[:12]}): object missing or name taken; left out")
                     continue
                 folder.mkdir(exist_ok=True, mode=0o700)
-                link.symlink_to(store.path(sha))
+                local = store.local_path(sha)
+                if local is not None:
+                    link.symlink_to(local)
+                else:  # a remote store (S3): the object is fetched into the private temporary view
+                    with store.open(sha) as src, open(link, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
                 view.keys.append(k_s)
                 view.segments += 1
             if folder.is_dir():

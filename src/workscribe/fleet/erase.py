@@ -18,8 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from workscribe.fleet.catalog import contributors, devices, segments, token_sha256, tombstones
+from workscribe.fleet.config import open_store
 from workscribe.fleet.org import OrgError, open_catalog
-from workscribe.fleet.store import FolderStore, Staging
+from workscribe.fleet.store import Staging
 
 
 def forget_contributor(data_dir: Path, contributor_id: str) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def forget_contributor(data_dir: Path, contributor_id: str) -> dict[str, Any]:
                     disabled += 1
     finally:
         catalog.close()
-    store, staging = FolderStore(data_dir), Staging(data_dir)
+    store, staging = open_store(data_dir), Staging(data_dir)
     removed = sum(store.delete(sha) for sha in shas)
     for part in staging.root.glob("*.part"):  # partial uploads of its devices
         if any(part.name.endswith(f"-{device_id}.part") for device_id in device_ids):

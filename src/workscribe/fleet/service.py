@@ -30,8 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workscribe import __version__
 from workscribe.fleet.catalog import Catalog, ContributorExists, Device, InviteRefused, SegmentConflict
+from workscribe.fleet.config import open_store
 from workscribe.fleet.org import DEVICE_TOKEN_PREFIX, new_token, open_catalog
-from workscribe.fleet.store import FolderStore, Staging
+from workscribe.fleet.store import Staging
 from workscribe.fleet.verify import NotASegment, check_segment
 
 MAX_OBJECT_BYTES = 512 * 1024 * 1024
@@ -185,15 +186,16 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
     """The service of the organisation in ``data_dir`` (see ``workscribe org init``).
 
     Args:
-        data_dir: the data folder: catalog, ``objects/`` and ``staging/``.
+        data_dir: the data folder: ``staging/``, and the catalog and objects where its ``fleet.json`` says.
         log: where the access log goes, one JSON line per request (default: stderr).
 
     Raises:
         OrgError: no organisation in ``data_dir``.
+        ServiceUnreachable: the catalog's server or the object store does not answer.
     """
     data_dir = Path(data_dir)
     catalog: Catalog = open_catalog(data_dir)
-    store, staging, busy = FolderStore(data_dir), Staging(data_dir), _Busy()
+    store, staging, busy = open_store(data_dir), Staging(data_dir), _Busy()
     swept = [time.monotonic()]
     staging.sweep()
 
@@ -298,7 +300,9 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
                 return _problem(410, "this recording was deleted")
             part = staging.path(sha256, device.id)
             # an object stored but not catalogued (a crash between the two) is checked like an upload
-            source, orphan = (part, False) if part.exists() else (store.path(sha256), store.exists(sha256))
+            # (in a remote store the device uploads it again)
+            kept = None if part.exists() else store.local_path(sha256)
+            source, orphan = (kept, store.exists(sha256)) if kept is not None else (part, False)
             if not source.exists():
                 return _problem(404, "nothing received for this object; upload it first", 0)
             refusal = _refusal(source, sha256, body.size)

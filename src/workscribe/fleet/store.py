@@ -1,9 +1,11 @@
 """Content-addressed object storage: an object's name is the SHA-256 of its bytes.
 
 ``ObjectStore`` is the small protocol the service needs; ``FolderStore`` keeps objects in a folder
-(``objects/ab/abcdef...``). Partial uploads live in ``Staging`` (``staging/``), on the same file system,
-so that moving a checked upload into the store is one atomic rename. Every name is checked to be a
-hex SHA-256 (or a hex id) before it touches a path, so no name can reach outside these folders.
+(``objects/ab/abcdef...``), ``s3.S3Store`` in an S3-compatible bucket. Partial uploads live in ``Staging``
+(``staging/``) in the data folder, on the same file system as a ``FolderStore``, so that moving a checked
+upload into it is one atomic rename (into S3 it is one upload, then the local file goes). Every name is
+checked to be a hex SHA-256 (or a hex id) before it touches a path, so no name can reach outside these
+folders.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def check_sha256(name: str) -> str:
 class ObjectStore(Protocol):
     """Where committed objects live. Objects are immutable; ``put_file`` is atomic."""
 
+    def local_path(self, sha256: str) -> Path | None:
+        """The object's file where the store keeps objects on this machine; None for a remote store."""
+
     def put_file(self, sha256: str, path: Path) -> None:
         """Moves (or copies) the file ``path``, whose SHA-256 is ``sha256``, into the store atomically."""
 
@@ -75,6 +80,10 @@ class FolderStore:
         """Where the object ``sha256`` lives (whether or not it is there)."""
         check_sha256(sha256)
         return self.root / sha256[:2] / sha256
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The object's file (whether or not it is there)."""
+        return self.path(sha256)
 
     def put_file(self, sha256: str, path: Path) -> None:
         """Renames ``path`` into the store (same file system: atomic); an object already there stays."""
