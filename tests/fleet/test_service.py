@@ -215,7 +215,11 @@ def test_openapi_documents_every_path_and_body(fleet: FleetServer) -> None:
     with fleet.client() as c:
         spec = c.get("/openapi.json").json()
     assert set(spec["paths"]) == {"/v1/org", "/v1/enroll", "/v1/uploads/{sha256}",
-                                  "/v1/uploads/{sha256}/commit", "/v1/recordings/{recording_id}"}
+                                  "/v1/uploads/{sha256}/commit", "/v1/recordings/{recording_id}",
+                                  # the portal (fleet/portal.py, tests/fleet/test_portal.py)
+                                  "/v1/portal-links", "/portal/open/{token}", "/portal", "/portal/pause",
+                                  "/portal/recordings/{recording_id}/delete", "/org", "/org/login",
+                                  "/v1/org/aggregates"}
     assert set(spec["paths"]["/v1/uploads/{sha256}"]) == {"get", "put"}
     assert {"EnrollRequest", "EnrollAnswer", "UploadState", "CommitRequest", "CommitAnswer", "DeleteAnswer",
             "Problem", "OrgInfo"} <= set(spec["components"]["schemas"])

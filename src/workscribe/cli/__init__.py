@@ -49,6 +49,7 @@ def _register() -> None:
         export,
         inspect,
         org,
+        portal,
         record,
         redact,
         review,
@@ -61,7 +62,7 @@ def _register() -> None:
     )
 
     for module in (consent, record, inspect, review, export, bench, demo, collect, redact, score, stats,
-                   train, eval, shell, upload, org, serve):
+                   train, eval, shell, upload, org, serve, portal):
         module.register(cli)
 
 

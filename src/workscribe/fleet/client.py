@@ -35,6 +35,7 @@ from typing import Any
 from workscribe import paths
 from workscribe.fleet import keys
 from workscribe.fleet.reseal import ResealError, reseal_to
+from workscribe.fleet.summary import segment_summary
 from workscribe.spool import crypto, retention
 from workscribe.spool.format import SEGMENT_GLOB
 from workscribe.spool.reader import open_segment
@@ -154,6 +155,28 @@ def enroll(url: str, token: str, contributor_id: str, home: Path | None = None,
     return device
 
 
+def portal_link(home: Path | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    """A one-time link to this contributor's page on the service: ``{"url", "expires"}``.
+
+    Raises:
+        FleetClientError: not enrolled, the service cannot be reached, or it refused the device.
+    """
+    import httpx
+
+    device = load_device(home or paths.home())
+    if device is None:
+        raise FleetClientError("this device is not enrolled; run: workscribe enroll URL --token TOKEN")
+    try:
+        with _http(timeout) as http:
+            answer = http.post(f"{device.url}/v1/portal-links",
+                               headers={"Authorization": f"Bearer {device.device_token}"})
+    except httpx.HTTPError as exc:
+        raise FleetClientError(f"cannot reach {device.url}: {exc}") from None
+    if answer.status_code != 200:
+        raise FleetClientError(f"portal link refused ({answer.status_code}): {_detail(answer)}")
+    return answer.json()
+
+
 def _contributor_key(home: Path) -> bytes:
     key = (fleet_dir(home) / CONTRIBUTOR_KEY_FILE).read_bytes()
     if len(key) != 32:
@@ -196,7 +219,8 @@ def _prepare(segment: Path, spool_key: bytes, contributor_key: bytes, outbox: Pa
     sha = _sha256(staged)
     wrapped = keys.wrap(contributor_key, data_key, keys.data_key_aad(sha))
     return {"sha256": sha, "size": staged.stat().st_size, "recording_id": recording_id,
-            "wrapped_data_key": base64.b64encode(wrapped).decode(), "status": "staged"}
+            "wrapped_data_key": base64.b64encode(wrapped).decode(), "status": "staged",
+            "meta": segment_summary(segment, spool_key)}  # what the portal shows (fleet/summary.py)
 
 
 def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | None = None,
@@ -213,7 +237,8 @@ def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | Non
     Returns:
         ``{"uploaded", "pending", "failed", "errors", "unreachable"}``: segments uploaded now, still to
         upload (open, or not tried), refused (with the service's reasons); whether the service could
-        not be reached.
+        not be reached; with ``"paused": True`` when the contributor paused uploads in the portal
+        (nothing more is sent).
 
     Raises:
         FleetClientError: this device is not enrolled; ``UploadBusy``: another upload is running.
@@ -294,6 +319,10 @@ def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes,
             elif outcome == "unreachable":
                 result["pending"] += 1
                 result["unreachable"] = True
+            elif outcome == "paused":  # the contributor paused uploads in the portal: nothing more now
+                result["pending"] += len(todo) - n
+                result["paused"] = True
+                break
             else:
                 entry.update(status="failed", error=outcome)
                 _save_state(home, state)
@@ -337,6 +366,8 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
                 return f"{status.status_code} {_detail(status)}"
             if status.json().get("stored"):
                 return "stored"
+            if status.json().get("paused"):
+                return "paused"
             offset = int(status.json().get("received", 0))
             with staged.open("rb") as f:
                 f.seek(offset)
@@ -350,14 +381,19 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
                         continue
                     if put.status_code >= 500:
                         raise httpx.TransportError(f"{put.status_code}")
+                    if put.status_code == 423:
+                        return "paused"
                     if put.status_code != 200:
                         return f"{put.status_code} {_detail(put)}"
                     offset += len(chunk)
             commit = http.post(f"{base}/v1/uploads/{sha}/commit", headers=headers, json={
                 "size": size, "wrapped_data_key": entry["wrapped_data_key"],
-                "recording_id": entry["recording_id"], "segment": staged.name, "meta": {}})
+                "recording_id": entry["recording_id"], "segment": staged.name,
+                "meta": entry.get("meta") or {}})
             if commit.status_code in (200, 201):
                 return "stored"
+            if commit.status_code == 423:
+                return "paused"
             if commit.status_code < 500:
                 return f"{commit.status_code} {_detail(commit)}"
         except httpx.HTTPError:

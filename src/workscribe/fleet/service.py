@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workscribe import __version__
+from workscribe.fleet import portal
 from workscribe.fleet.catalog import Catalog, ContributorExists, Device, InviteRefused, SegmentConflict
 from workscribe.fleet.config import open_store
 from workscribe.fleet.org import DEVICE_TOKEN_PREFIX, new_token, open_catalog
@@ -82,6 +83,8 @@ class UploadState(BaseModel):
 
     received: int = Field(description="bytes of this object received from this device, not yet committed")
     stored: bool = Field(description="the object is committed for this device's contributor")
+    paused: bool | None = Field(None, description="true (else absent) while the contributor has paused "
+                                                  "uploads in the portal: send nothing")
 
 
 class CommitRequest(BaseModel):
@@ -233,12 +236,15 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
         return EnrollAnswer(device_id=made.device.id, device_token=made.device_token,
                             contributor_id=made.device.contributor_id, team=made.device.team)
 
-    @app.get("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401), tags=["uploads"])
+    @app.get("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401), tags=["uploads"],
+             response_model_exclude_none=True)
     def upload_state(sha256: Sha256, device: CurrentDevice) -> UploadState:
         """Where an upload continues: bytes received from this device, and whether it is stored."""
-        return UploadState(received=staging.received(sha256, device.id), stored=mine(sha256, device))
+        return UploadState(received=staging.received(sha256, device.id), stored=mine(sha256, device),
+                           paused=portal.uploads_paused(catalog, device.contributor_id) or None)
 
-    @app.put("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401, 409, 413),
+    @app.put("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401, 409, 413, 423),
+             response_model_exclude_none=True,
              tags=["uploads"], openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     async def put_chunk(request: Request, sha256: Sha256, device: CurrentDevice,
@@ -246,6 +252,8 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
         """Appends the body to this device's partial upload of the object, at ``offset``."""
         if await run_in_threadpool(mine, sha256, device):
             return UploadState(received=0, stored=True)
+        if await run_in_threadpool(portal.uploads_paused, catalog, device.contributor_id):
+            return _problem(423, "uploads are paused in the portal")
         with busy.claim(device.id, sha256) as got:
             received = staging.received(sha256, device.id)
             if not got:
@@ -270,10 +278,12 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
             return UploadState(received=total, stored=False)
 
     @app.post("/v1/uploads/{sha256}/commit", response_model=CommitAnswer,
-              responses=_problems(400, 401, 404, 409, 410, 413, 422), tags=["uploads"])
+              responses=_problems(400, 401, 404, 409, 410, 413, 422, 423), tags=["uploads"])
     def commit(sha256: Sha256, body: CommitRequest, device: CurrentDevice) -> Any:
         """Checks the uploaded bytes (size, hash, segment framing), stores them and catalogues them."""
         sweep_now_and_then()
+        if portal.uploads_paused(catalog, device.contributor_id):
+            return _problem(423, "uploads are paused in the portal")
         wrapped = _b64(body.wrapped_data_key, "wrapped_data_key")
         meta = json.dumps(body.meta, ensure_ascii=False, separators=(",", ":"))
         if len(meta.encode()) > MAX_META_BYTES:
@@ -332,6 +342,7 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
         removed = sum(store.delete(sha) for sha in shas)
         return DeleteAnswer(recording_id=recording_id, objects_removed=removed)
 
+    portal.mount(app, catalog, store, current_device)  # the contributor's and the organisation's pages
     return app
 
 
