@@ -24,7 +24,7 @@ def fleet(request: pytest.FixtureRequest, tmp_path) -> Iterator[FleetServer]:
     """The service with its objects in the data folder, or in an S3 bucket (`org init --store`) where a
     test is parametrized with ``STORES``."""
     bucket = request.getfixturevalue("s3_bucket") if getattr(request, "param", "folder") == "s3" else None
-    with running_service(tmp_path, bucket) as server:
+    with running_service(tmp_path, bucket=bucket) as server:
         yield server
     if bucket is not None:  # nothing of the objects lives locally; no credential is written
         assert not (server.data / "objects").exists()
