@@ -32,7 +32,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workscribe.fleet.catalog import (
     Catalog,
@@ -268,30 +267,8 @@ def summarise(rows: Iterable[Any], k: int = K_ANONYMITY) -> dict[str, Any]:
 
 
 # -- upload health ------------------------------------------------------------------------------------
-class UploadHealth:
-    """ASGI middleware: the statuses of commits (``POST /v1/uploads/{sha256}/commit``) in the last day."""
-
-    ROUTE = "/v1/uploads/{sha256}/commit"
-
-    def __init__(self, app: ASGIApp, seen: deque[tuple[float, int]]) -> None:
-        self.app, self.seen = app, seen
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/commit"):
-            await self.app(scope, receive, send)
-            return
-        status = [500]
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            if getattr(scope.get("route"), "path", None) == self.ROUTE:
-                self.seen.append((time.time(), status[0]))
+COMMIT_ROUTE = "/v1/uploads/{sha256}/commit"
+"""The route whose statuses make the upload health (commits in the last day)."""
 
 
 def _health(seen: deque[tuple[float, int]], lock: threading.Lock) -> dict[str, Any]:
@@ -412,7 +389,12 @@ def mount(app: FastAPI, catalog: Catalog, store: ObjectStore, device: Any) -> No
     create_tables(catalog)
     seen: deque[tuple[float, int]] = deque(maxlen=1_000_000)
     lock = threading.Lock()
-    app.add_middleware(UploadHealth, seen=seen)
+
+    def note_commit(method: str, route: str, status: int) -> None:
+        if method == "POST" and route == COMMIT_ROUTE:
+            seen.append((time.time(), status))
+
+    app.state.response_listeners.append(note_commit)  # the service's access log tells of each request
 
     def contributor_of(request: Request) -> tuple[str, str] | None:
         token = request.cookies.get(PORTAL_COOKIE)

@@ -15,7 +15,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -212,7 +212,8 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
 
     app = FastAPI(title="workscribe fleet service", version=__version__,
                   description="Stores contributors' sealed segments and wrapped keys; reads no content.")
-    app.add_middleware(AccessLog, stream=log)
+    app.state.response_listeners = []  # others that want each request's status (portal.mount)
+    app.add_middleware(AccessLog, stream=log, listeners=app.state.response_listeners)
     app.state.catalog, app.state.store, app.state.staging = catalog, store, staging
     def mine(sha256: str, device: Device) -> bool:
         row = catalog.segment(sha256)
@@ -361,11 +362,17 @@ def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
     return None
 
 
-class AccessLog:
-    """ASGI middleware: one JSON line per request (method, route template, status, ms)."""
+Listener = Callable[[str, str, int], None]
+"""Told of every answered request: ``(method, route template, status)``."""
 
-    def __init__(self, app: ASGIApp, stream: TextIO | None = None) -> None:
-        self.app, self.stream = app, stream
+
+class AccessLog:
+    """ASGI middleware: one JSON line per request (method, route template, status, ms), and each
+    request's ``(method, route, status)`` to the ``listeners`` (the portal's upload health)."""
+
+    def __init__(self, app: ASGIApp, stream: TextIO | None = None, listeners: list[Listener] | None = None,
+                 ) -> None:
+        self.app, self.stream, self.listeners = app, stream, listeners if listeners is not None else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -385,3 +392,5 @@ class AccessLog:
             line = {"t": round(time.time(), 3), "method": scope["method"], "path": route, "status": status[0],
                     "ms": round((time.perf_counter() - start) * 1000, 1)}
             print(json.dumps(line), file=self.stream or sys.stderr, flush=True)
+            for listen in self.listeners:
+                listen(scope["method"], route, status[0])
