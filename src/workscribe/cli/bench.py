@@ -221,3 +221,66 @@ def bench_bc_cmd(tasks: str, episodes: int, eval_episodes: int, epochs: int, dev
     facts = ("demonstrations", "decisions", "training_seconds", "eval_episodes_per_minute")
     rows += [(k, result[k]) for k in facts]
     print_table("bench bc", ["figure", "value"], rows)
+
+
+@bench_group.command("fleet")
+@click.option("--devices", default=20, show_default=True, type=int, help="Devices uploading at once.")
+@click.option("--hours", default=2.0, show_default=True, type=float,
+              help="Hours of synthetic work in each device's spool.")
+@click.option("--mb-per-hour", default=20.0, show_default=True, type=float,
+              help="Spool bytes per hour of work (the recorder stores 17 to 20 MB/h on terminal work).")
+@click.option("--segment-s", default=300.0, show_default=True, type=float,
+              help="Seconds of work per segment (the recorder's default is 300).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a PNG: MB stored over time, the service's memory against segments stored.")
+@json_option
+def bench_fleet_cmd(devices: int, hours: float, mb_per_hour: float, segment_s: float, seed: int,
+                    plot: Path | None, as_json: bool) -> None:
+    """Measure the fleet service on loopback: many devices uploading at once.
+
+    A real `workscribe serve` and enrolled devices running the real upload client; every device re-seals
+    its segments before the clock starts (on a fleet each does so on its own CPU). Reports segments and
+    MB stored per second, upload latency, lost and duplicated segments, the service's CPU and memory.
+
+    Example: workscribe bench fleet --devices 20 --json
+    """
+    from rich.progress import Progress
+
+    from workscribe.bench.fleet import BenchError, bench_fleet
+
+    if devices <= 0 or hours <= 0 or mb_per_hour < 0 or segment_s <= 0:
+        raise CliError("--devices, --hours and --segment-s must be > 0, --mb-per-hour >= 0")
+    with Progress(transient=True, disable=as_json) as bar:
+        tasks: dict[str, object] = {}
+
+        def show(phase: str, done: float, total: float) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        with errors_as(BenchError, code=EXIT_FAILED):
+            result = bench_fleet(devices, hours, mb_per_hour, segment_s, seed, progress=show)
+    if plot is not None:
+        from workscribe.bench.fleet import plot as draw
+
+        with errors_as(OSError):
+            plot.write_bytes(draw(result))
+    if as_json:
+        echo_json(result)
+        return
+    service = result["service"]
+    growth = service["rss_mb_per_1000_segments_after_quarter"]
+    rows = [("segments (MB)", f"{result['segments']} ({result['mb']} MB)"),
+            ("ingest", f"{result['segments_per_s']} segments/s, {result['mb_per_s']} MB/s (target >= 50)"),
+            ("latency p50 / p99", f"{result['latency_ms']['p50']} / {result['latency_ms']['p99']} ms"),
+            ("lost / duplicated", f"{result['lost']} / {result['duplicated']}"),
+            ("failed / 5xx", f"{result['failed']} / {result['responses_5xx']}"),
+            ("service CPU", f"{service['cpu_percent']}% of a core"),
+            ("service memory", f"{service['rss_mb_start']} MB idle, {service['rss_mb_at_quarter']} MB "
+                               f"at a quarter, {service['rss_mb_end']} MB at the end (peak "
+                               f"{service['rss_mb_peak']}; {growth} MB per 1000 segments after the first "
+                               "quarter)"),
+            ("devices' CPU", f"{result['devices_cpu_percent']}% of a core")]
+    print_table(f"bench fleet ({devices} devices, {hours:g} h each, on {result['cores']} cores)",
+                ["figure", "value"], rows)

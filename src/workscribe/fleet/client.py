@@ -195,7 +195,8 @@ def _load_state(home: Path) -> dict[str, dict[str, Any]]:
 
 
 def _save_state(home: Path, state: dict[str, dict[str, Any]]) -> None:
-    _write_private(fleet_dir(home) / UPLOADS_FILE, json.dumps(state, indent=1, sort_keys=True).encode())
+    kept = {name: {k: v for k, v in entry.items() if k != "fresh"} for name, entry in state.items()}
+    _write_private(fleet_dir(home) / UPLOADS_FILE, json.dumps(kept, indent=1, sort_keys=True).encode())
 
 
 def _sha256(path: Path) -> str:
@@ -294,21 +295,9 @@ def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes,
             if result["unreachable"] or (keep_going is not None and not keep_going()):
                 result["pending"] += 1
                 continue
-            entry = state.get(segment.name)
-            if entry is None or not (outbox / segment.name).exists():
-                try:
-                    entry = _prepare(segment, spool_key, contributor_key, outbox)
-                except FileNotFoundError:  # evicted by the quota, or deleted: no longer to upload
-                    continue
-                except ResealError as exc:
-                    if "footer" in str(exc):  # still being written: next time
-                        result["pending"] += 1
-                    else:
-                        result["failed"] += 1
-                        result["errors"].append(str(exc))
-                    continue
-                state[segment.name] = entry
-                _save_state(home, state)  # noted before any byte leaves: a rerun resumes this object
+            entry = _staged(segment, state, home, spool_key, contributor_key, outbox, result)
+            if entry is None:
+                continue
             outcome = _send(http, device, headers, outbox / segment.name, entry, chunk_bytes, attempts,
                             backoff_s)
             if outcome == "stored":
@@ -330,6 +319,60 @@ def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes,
                 result["errors"].append(f"{segment.name}: {outcome}")
     if progress:
         progress("uploading", len(todo), len(todo))
+    return result
+
+
+def _staged(segment: Path, state: dict[str, dict[str, Any]], home: Path, spool_key: bytes,
+            contributor_key: bytes, outbox: Path, result: dict[str, Any]) -> dict[str, Any] | None:
+    """The upload entry of ``segment``, re-sealed into the outbox and noted first if it is not there;
+    None (counted in ``result``) when it cannot be staged now."""
+    entry = state.get(segment.name)
+    if entry is not None and (outbox / segment.name).exists():
+        return entry
+    try:
+        entry = _prepare(segment, spool_key, contributor_key, outbox) | {"fresh": True}
+    except FileNotFoundError:  # evicted by the quota, or deleted: no longer to upload
+        return None
+    except ResealError as exc:
+        if "footer" in str(exc):  # still being written: next time
+            result["pending"] += 1
+        else:
+            result["failed"] += 1
+            result["errors"].append(str(exc))
+        return None
+    state[segment.name] = entry
+    _save_state(home, state)  # noted before any byte leaves: a rerun resumes this object
+    return entry
+
+
+def stage_pending(spool: Path, home: Path | None = None, spool_key: bytes | None = None,
+                  skip: Collection[str] = ()) -> dict[str, Any]:
+    """Re-seals every closed segment of ``spool`` that is not uploaded yet into the outbox, as
+    ``upload_pending`` does before sending each, without sending anything.
+
+    For work done ahead (``workscribe bench fleet`` stages every device's outbox before its clock
+    starts: each device of a fleet re-seals on its own CPU). Returns ``{"staged", "bytes", "pending",
+    "failed", "errors"}``.
+    """
+    home = home or paths.home()
+    if load_device(home) is None:
+        raise FleetClientError("this device is not enrolled; run: workscribe enroll URL --token TOKEN")
+    contributor_key = _contributor_key(home)
+    spool_key = spool_key or crypto.load_key(home)
+    if spool_key is None:
+        raise FleetClientError("no spool key on this device: nothing was recorded here")
+    result: dict[str, Any] = {"staged": 0, "bytes": 0, "pending": 0, "failed": 0, "errors": []}
+    with _upload_lock(home):
+        state, outbox = _load_state(home), fleet_dir(home) / OUTBOX
+        deleted = retention.tombstoned(Path(spool)) | set(_load_deletions(home))
+        for segment in sorted(Path(spool).glob(SEGMENT_GLOB)):
+            if (state.get(segment.name, {}).get("status") in ("stored", "failed") or segment.name in skip
+                    or retention.is_tombstoned(_recording_prefix(segment.name), deleted)):
+                continue
+            entry = _staged(segment, state, home, spool_key, contributor_key, outbox, result)
+            if entry is not None:
+                result["staged"] += 1
+                result["bytes"] += entry["size"]
     return result
 
 
@@ -359,16 +402,19 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
         if attempt:
             time.sleep(min(backoff_s * 2 ** (attempt - 1), 30.0))
         try:
-            status = http.get(f"{base}/v1/uploads/{sha}", headers=headers)
-            if status.status_code >= 500:
-                continue
-            if status.status_code != 200:
-                return f"{status.status_code} {_detail(status)}"
-            if status.json().get("stored"):
-                return "stored"
-            if status.json().get("paused"):
-                return "paused"
-            offset = int(status.json().get("received", 0))
+            if attempt == 0 and entry.pop("fresh", False):
+                offset = 0  # staged in this run, never sent: no need to ask (a PUT's 409 says otherwise)
+            else:
+                status = http.get(f"{base}/v1/uploads/{sha}", headers=headers)
+                if status.status_code >= 500:
+                    continue
+                if status.status_code != 200:
+                    return f"{status.status_code} {_detail(status)}"
+                if status.json().get("stored"):
+                    return "stored"
+                if status.json().get("paused"):
+                    return "paused"
+                offset = int(status.json().get("received", 0))
             with staged.open("rb") as f:
                 f.seek(offset)
                 while offset < size:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, BinaryIO, TextIO
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -34,13 +34,15 @@ from workscribe.fleet.catalog import Catalog, ContributorExists, Device, InviteR
 from workscribe.fleet.config import open_store
 from workscribe.fleet.org import DEVICE_TOKEN_PREFIX, new_token, open_catalog
 from workscribe.fleet.store import Staging
-from workscribe.fleet.verify import NotASegment, check_segment
+from workscribe.fleet.verify import NotASegment, check_stream
 
 MAX_OBJECT_BYTES = 512 * 1024 * 1024
 """The largest object a device may upload (a segment is cut far below this)."""
 MAX_META_BYTES = 64 * 1024
 """The largest ``meta`` of a commit, as JSON."""
 
+WRITE_BYTES = 1 << 20
+"""An upload's body is written to its partial file in pieces of about this size."""
 SWEEP_EVERY_S = 3600
 """How often (at most) a commit sweeps abandoned partial uploads out of staging."""
 
@@ -177,14 +179,6 @@ def _b64(value: str, what: str) -> bytes:
         raise HTTPException(422, f"{what} is not base64") from None
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
     """The service of the organisation in ``data_dir`` (see ``workscribe org init``).
 
@@ -266,13 +260,19 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
             if declared.isdigit() and offset + int(declared) > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
-            total = offset
+            total, pieces, buffered = offset, [], 0
             with open(staging.path(sha256, device.id), "ab") as f:
                 async for piece in request.stream():
                     total += len(piece)
                     if total > MAX_OBJECT_BYTES:
                         break
-                    await run_in_threadpool(f.write, piece)
+                    pieces.append(piece)
+                    buffered += len(piece)
+                    if buffered >= WRITE_BYTES:  # one write per MiB, not one per socket read
+                        await run_in_threadpool(f.write, b"".join(pieces))
+                        pieces, buffered = [], 0
+                if pieces and total <= MAX_OBJECT_BYTES:  # what came before a dropped connection is kept
+                    await run_in_threadpool(f.write, b"".join(pieces))
             if total > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
@@ -347,18 +347,37 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
     return app
 
 
+class _Hashing:
+    """A file read through, hashing every byte read (the framing check and the hash in one pass)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.digest = f, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.digest.update(data)
+        return data
+
+
 def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
     """Why the bytes in ``path`` cannot be stored as object ``sha256`` of ``size`` bytes, or None."""
     actual = path.stat().st_size
     if actual != size:
         return 400, f"size mismatch: {actual} bytes received, the commit says {size}"
-    digest = _sha256_of(path)
+    with open(path, "rb", buffering=1 << 20) as f:
+        reader = _Hashing(f)
+        try:
+            check_stream(reader)  # type: ignore[arg-type]
+            framing = None
+        except NotASegment as exc:
+            framing = exc
+        while reader.read(1 << 20):  # the rest of the bytes after damage, for the hash
+            pass
+    digest = reader.digest.hexdigest()
     if digest != sha256:
         return 400, f"hash mismatch: the bytes received hash to {digest[:16]}..., not to the object's name"
-    try:
-        check_segment(path)
-    except NotASegment as exc:
-        return 422, f"not a workscribe segment: {exc}"
+    if framing is not None:
+        return 422, f"not a workscribe segment: {framing}"
     return None
 
 

@@ -92,6 +92,11 @@ class FolderStore:
         if target.exists():
             Path(path).unlink(missing_ok=True)
             return
+        fd = os.open(path, os.O_RDONLY)  # the bytes reach the disk before the name does
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(path, target)
         _fsync_dir(target.parent)
 

@@ -11,7 +11,11 @@ clicks, drags, scrolls, typing at about 6 characters a second, keys, hotkeys), a
 minutes, idle pauses, ``task`` marks around tasks of 5 to 30 minutes, and ``before``/``after``/
 ``change`` frame events as the recorder persists them. With ``frames=True`` every frame event has a
 small rendered image (its number and the pointer drawn in it); without, frame events name images that
-are not stored, which is enough for processing that does not decode pixels.
+are not stored, which is enough for processing that does not decode pixels. ``screen_bytes_per_s``
+instead stores, with each frame event, random bytes standing in for the video the recorder would have
+stored since the previous frame (video is incompressible too): segments of a real recording's size for
+the fleet's benchmarks and fault tests, which never decode pixels. Their header names the codec
+``synthetic-noise`` so that nothing mistakes them for video.
 """
 
 from __future__ import annotations
@@ -56,17 +60,19 @@ class SyntheticSpool:
 
     def __init__(self, out: Path, key: bytes, seed: int = 0, frames: bool = False,
                  size: tuple[int, int] = (320, 200), segment_s: float = 300.0,
-                 contributor: str = "synthetic-contributor") -> None:
+                 contributor: str = "synthetic-contributor", screen_bytes_per_s: float = 0.0) -> None:
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.spool_key = key
         self.rng = random.Random(seed)
         self.frames = frames
+        self.screen_bytes_per_s = 0.0 if frames else screen_bytes_per_s
         self.size = size
         self.segment_ns = int(segment_s * 1e9)
         self.recording_id = uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
         self.contributor = contributor
         self.t = T0
+        self.last_frame_t = T0
         self.x, self.y = size[0] // 2, size[1] // 2
         self.app = 0
         self.batch: list[Event] = []
@@ -82,9 +88,9 @@ class SyntheticSpool:
         wall = WALL0 + (self.t - T0)
         name = fmt.SEGMENT_NAME.format(wall=f"synthetic{self.seq:06d}", recording=self.recording_id[:8],
                                        seq=self.seq)
+        codec = "synthetic-noise" if self.screen_bytes_per_s else "h264-rgb"
         header = {"recording_id": self.recording_id, "seq": self.seq, "wall_start_ns": wall,
-                  "t_start": self.t,
-                  "clock": "monotonic_ns", "codec": "h264-rgb", "recorder_version": __version__,
+                  "t_start": self.t, "clock": "monotonic_ns", "codec": codec, "recorder_version": __version__,
                   "consent": {"contributor_id": self.contributor, "apps": [a[0] for a in APPS],
                               "sources": ["input", "screen", "window"], "policy_version": 1,
                               "retention_days": 30},
@@ -136,6 +142,10 @@ class SyntheticSpool:
             image = self._render(fid)
             for packet, key in self.seg.encoder.encode(image):
                 self.seg.writer.write(fmt.PACKET, frame_record(fid, key, packet))
+        elif self.screen_bytes_per_s:
+            size = int(self.screen_bytes_per_s * (self.t - self.last_frame_t) / 1e9)
+            self.seg.writer.write(fmt.PACKET, frame_record(fid, fid == 0, self.rng.randbytes(max(1, size))))
+        self.last_frame_t = self.t
         self.seg.next_id += 1
         self.counts["frames"] += 1
         self.emit("screen", "frame", {"id": fid, "reason": reason, "w": self.size[0], "h": self.size[1]})
@@ -273,9 +283,10 @@ class SyntheticSpool:
 def write_synthetic_spool(out: Path, key: bytes, hours: float, seed: int = 0, frames: bool = False,
                           size: tuple[int, int] = (320, 200), segment_s: float = 300.0,
                           contributor: str = "synthetic-contributor",
-                          progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+                          progress: Callable[[float], None] | None = None,
+                          screen_bytes_per_s: float = 0.0) -> dict[str, Any]:
     """Writes ``hours`` of synthetic work into the spool ``out``; returns counts and the recording id."""
-    spool = SyntheticSpool(out, key, seed, frames, size, segment_s, contributor)
+    spool = SyntheticSpool(out, key, seed, frames, size, segment_s, contributor, screen_bytes_per_s)
     spool.run(hours * 3600, progress)
     counts = spool.close()
     return {"recording_id": spool.recording_id, **counts}
