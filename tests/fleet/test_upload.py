@@ -135,3 +135,25 @@ def test_the_cli_uploads_only_with_consent_and_says_so(fleet: FleetServer, tmp_p
         assert http.get(f"{fleet.url}/v1/org").status_code == 200
     assert oct((home / "fleet" / "device.json").stat().st_mode & 0o777) == "0o600"
     assert base64.b64decode(enrolled["org_public_key"]) == base64.b64decode(fleet.org["public_key"])
+
+
+def test_a_device_that_lost_its_upload_state_stores_nothing_twice(fleet: FleetServer, tmp_path: Path) -> None:
+    home = tmp_path / "device"
+    home.mkdir()
+    spool = _recorded(home, seed=4)
+    client.enroll(fleet.url, fleet.invite(), CONTRIBUTOR, home)
+    first = client.upload_pending(spool, home)
+    assert first["uploaded"] >= 3 and first["failed"] == 0
+    before = _catalog_rows(fleet, "select sha256, name from segments order by name")
+    objects = sorted(p.name for p in (fleet.data / "objects").glob("*/*"))
+
+    # the state is gone (removed by hand, a restored backup...): every segment is re-sealed under new
+    # data keys, so each object hashes anew; the service keeps the copy it has
+    (home / "fleet" / "uploads.json").unlink()
+    again = client.upload_pending(spool, home)
+    assert again["uploaded"] == first["uploaded"] and again["failed"] == 0
+    assert _catalog_rows(fleet, "select sha256, name from segments order by name") == before
+    assert sorted(p.name for p in (fleet.data / "objects").glob("*/*")) == objects
+    assert not list((fleet.data / "staging").iterdir())
+    state = json.loads((home / "fleet" / "uploads.json").read_text())
+    assert {(e["sha256"], n) for n, e in state.items()} == set(before)  # the device notes the copy kept

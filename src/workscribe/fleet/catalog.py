@@ -65,6 +65,9 @@ segments = sa.Table(
     sa.Column("meta", sa.Text, nullable=True),  # JSON text from the device; NULL once deleted
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("deleted_at", sa.Float, nullable=True),
+    # one object per segment of a recording: a segment re-sealed again (its device lost its upload state)
+    # hashes to another name, and is the same segment all the same
+    sa.Index("segments_one_per_name", "contributor_id", "recording_id", "name", unique=True),
 )
 tombstones = sa.Table(
     "tombstones", metadata,
@@ -88,6 +91,14 @@ class InviteRefused(PermissionError):
 
 class SegmentConflict(RuntimeError):
     """The object is already catalogued for another contributor, or its recording was deleted."""
+
+
+class AlreadyStored(RuntimeError):
+    """The contributor's segment is catalogued already, as another object (``row``: its catalog row)."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__(f"this segment is stored already as object {row['sha256']}")
+        self.row = row
 
 
 def token_sha256(token: str) -> str:
@@ -252,30 +263,50 @@ class Catalog:
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
+    def segment_named(self, contributor_id: str, recording_id: str, name: str) -> dict[str, Any] | None:
+        """The catalog row of the contributor's segment ``name`` of ``recording_id``, or None."""
+        query = sa.select(segments).where(segments.c.contributor_id == contributor_id,
+                                          segments.c.recording_id == recording_id, segments.c.name == name)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
     def add_segment(self, sha256: str, contributor_id: str, recording_id: str, name: str, size: int,
                     wrapped_data_key: bytes, meta: str) -> bool:
         """Catalogues a stored object for the contributor; False if this very row was already there.
 
         Raises:
             SegmentConflict: the object belongs to another contributor, was deleted, or its recording was.
+            AlreadyStored: the same segment (contributor, recording, name) is catalogued as another object.
         """
-        with self.begin() as conn:
-            row = conn.execute(sa.select(segments).where(segments.c.sha256 == sha256)).mappings().first()
-            if row is not None:
-                if row["contributor_id"] != contributor_id:
-                    raise SegmentConflict("this object is catalogued for another contributor")
-                if row["deleted_at"] is not None:
-                    raise SegmentConflict("this object's recording was deleted")
-                return False
-            stone = conn.execute(sa.select(tombstones.c.at).where(
-                tombstones.c.recording_id == recording_id,
-                tombstones.c.contributor_id == contributor_id)).first()
-            if stone is not None:
-                raise SegmentConflict("this recording was deleted")
-            conn.execute(segments.insert().values(
-                sha256=sha256, contributor_id=contributor_id, recording_id=recording_id, name=name,
-                size=size, wrapped_data_key=wrapped_data_key, meta=meta, created=time.time(),
-                deleted_at=None))
+        same_name = (segments.c.contributor_id == contributor_id, segments.c.recording_id == recording_id,
+                     segments.c.name == name)
+        try:
+            with self.begin() as conn:
+                row = conn.execute(sa.select(segments).where(segments.c.sha256 == sha256)).mappings().first()
+                if row is not None:
+                    if row["contributor_id"] != contributor_id:
+                        raise SegmentConflict("this object is catalogued for another contributor")
+                    if row["deleted_at"] is not None:
+                        raise SegmentConflict("this object's recording was deleted")
+                    return False
+                stone = conn.execute(sa.select(tombstones.c.at).where(
+                    tombstones.c.recording_id == recording_id,
+                    tombstones.c.contributor_id == contributor_id)).first()
+                if stone is not None:
+                    raise SegmentConflict("this recording was deleted")
+                other = conn.execute(sa.select(segments).where(*same_name)).mappings().first()
+                if other is not None:
+                    raise AlreadyStored(dict(other))
+                conn.execute(segments.insert().values(
+                    sha256=sha256, contributor_id=contributor_id, recording_id=recording_id, name=name,
+                    size=size, wrapped_data_key=wrapped_data_key, meta=meta, created=time.time(),
+                    deleted_at=None))
+        except sa.exc.IntegrityError:  # the same segment committed at the same moment by another request
+            other = self.segment_named(contributor_id, recording_id, name)
+            if other is None or other["sha256"] == sha256:
+                raise
+            raise AlreadyStored(other) from None
         return True
 
     def delete_recording(self, recording_id: str, contributor_id: str) -> list[str] | None:

@@ -281,6 +281,12 @@ def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes,
     state = _load_state(home)
     outbox = fleet_dir(home) / OUTBOX
     segments = sorted(Path(spool).glob(SEGMENT_GLOB))
+    live = {s.name for s in segments}
+    done = [n for n, e in state.items() if n not in live and e.get("status") in ("stored", "failed")]
+    if done:  # segments that left the spool (retention, the quota): their entries go, so that this file
+        for name in done:  # stays as small as the spool, not as long as the device's history
+            del state[name]
+        _save_state(home, state)
     deleted = retention.tombstoned(Path(spool)) | set(_load_deletions(home))
     todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored" and s.name not in skip
             and not retention.is_tombstoned(_recording_prefix(s.name), deleted)]
@@ -380,13 +386,13 @@ def upload_status(spool: Path, home: Path | None = None, writing: str | None = N
     """What is left to upload from ``spool``, from its segments and this device's upload state.
 
     ``writing`` names the segment being written (not counted). Returns ``{"pending", "uploaded",
-    "failed", "last_error"}``: segments of the spool not uploaded yet, objects stored on the service
-    (from any spool), segments the service refused, and the reason of the latest refusal (or None).
+    "failed", "last_error"}``: segments of the spool not uploaded yet, segments of the spool stored on
+    the service, segments the service refused, and the reason of the latest refusal (or None).
     """
     state = _load_state(home or paths.home())
     names = {p.name for p in Path(spool).glob(SEGMENT_GLOB)} - {writing}
     failed = sorted(n for n in names if state.get(n, {}).get("status") == "failed")
-    stored = sum(1 for entry in state.values() if entry.get("status") == "stored")
+    stored = sum(1 for n in names if state.get(n, {}).get("status") == "stored")
     pending = sum(1 for n in names if state.get(n, {}).get("status") not in ("stored", "failed"))
     return {"pending": pending, "uploaded": stored, "failed": len(failed),
             "last_error": f"{failed[-1]}: {state[failed[-1]].get('error')}" if failed else None}
@@ -437,6 +443,7 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
                 "recording_id": entry["recording_id"], "segment": staged.name,
                 "meta": entry.get("meta") or {}})
             if commit.status_code in (200, 201):
+                entry["sha256"] = commit.json().get("sha256", sha)  # the copy kept, if stored before
                 return "stored"
             if commit.status_code == 423:
                 return "paused"

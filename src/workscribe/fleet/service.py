@@ -30,7 +30,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workscribe import __version__
 from workscribe.fleet import portal
-from workscribe.fleet.catalog import Catalog, ContributorExists, Device, InviteRefused, SegmentConflict
+from workscribe.fleet.catalog import (
+    AlreadyStored,
+    Catalog,
+    ContributorExists,
+    Device,
+    InviteRefused,
+    SegmentConflict,
+)
 from workscribe.fleet.config import open_store
 from workscribe.fleet.org import DEVICE_TOKEN_PREFIX, new_token, open_catalog
 from workscribe.fleet.store import Staging
@@ -100,7 +107,8 @@ class CommitRequest(BaseModel):
 
 
 class CommitAnswer(BaseModel):
-    """The stored object; ``created`` is false when it was committed before (nothing changed)."""
+    """The stored object; ``created`` is false when it was committed before (nothing changed), and
+    then ``sha256`` names the object kept: a segment re-sealed anew is stored once."""
 
     sha256: str
     size: int
@@ -170,6 +178,11 @@ def _problem(status: int, detail: str, received: int | None = None) -> JSONRespo
     if received is not None:
         body["received"] = received
     return JSONResponse(body, status_code=status)
+
+
+def _stored_as(answer: CommitAnswer, row: dict[str, Any]) -> CommitAnswer:
+    """The answer to a commit of a segment catalogued already as the object of ``row``."""
+    return answer.model_copy(update={"sha256": row["sha256"], "size": row["size"], "created": False})
 
 
 def _b64(value: str, what: str) -> bytes:
@@ -309,6 +322,10 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
             if catalog.is_tombstoned(body.recording_id, device.contributor_id):
                 staging.discard(sha256, device.id)
                 return _problem(410, "this recording was deleted")
+            same = catalog.segment_named(device.contributor_id, body.recording_id, body.segment)
+            if same is not None:  # re-sealed again (the device lost its upload state): one copy is kept
+                staging.discard(sha256, device.id)
+                return _stored_as(answer, same)
             part = staging.path(sha256, device.id)
             # an object stored but not catalogued (a crash between the two) is checked like an upload
             # (in a remote store the device uploads it again)
@@ -330,6 +347,9 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
                                     body.size, wrapped, meta)
             except SegmentConflict as exc:
                 return _problem(409, str(exc))
+            except AlreadyStored as exc:  # committed by another request meanwhile: this copy goes
+                store.delete(sha256)
+                return _stored_as(answer, exc.row)
             return answer.model_copy(update={"created": True})
 
     @app.delete("/v1/recordings/{recording_id}", response_model=DeleteAnswer, responses=_problems(401, 404),
