@@ -136,6 +136,10 @@ def test_demo_runs_end_to_end_and_matches_its_ground_truth(tmp_path: Path) -> No
     assert (coding["commands"], coding["edits"], coding["git"]) == (5, 4, 2)
     assert coding["replays"] and coding["patch_replays"]
     assert coding["exports"] == {"swe": 1, "next-edit": 1, "next-command": 4}
+    fleet = result["fleet"]  # a service, two contributors, a deletion, central exports (test_fleet_demo.py)
+    assert [c["source"] for c in fleet["contributors"]] == ["coding demo", "synthetic"]
+    assert fleet["deleted"]["reached_service"] and fleet["byte_identical"] and fleet["deleted_absent"]
+    assert set(fleet["exports"]) == {"hf", "sft", "swe"} and fleet["exports"]["swe"]["steps"] > 0
 
 
 @pytest.mark.x11

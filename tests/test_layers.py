@@ -30,9 +30,10 @@ ALLOWED: dict[str, set[str]] = {
     "viz": {"guard.consent", "process", "export", "policy"},
     "testing": {"spool"},
     "fleet": {"spool"},  # re-seals segments for upload; the service checks their clear framing
-    # end-to-end jobs (collect, the demo, the small behaviour-cloning pipeline): every stage, no CLI
+    # end-to-end jobs (collect, the demo and its fleet, the small behaviour-cloning pipeline): every stage,
+    # no CLI
     "jobs": {"sources", "guard", "redact", "spool", "record", "process", "export", "policy", "evaluate",
-             "envs", "viz", "testing"},
+             "envs", "viz", "testing", "fleet"},
     "bench": {"*"},
     "cli": {"*"},
     "__main__": {"cli"},

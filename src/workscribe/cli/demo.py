@@ -10,7 +10,12 @@ the success per task, the training curve and predicted versus demonstrated actio
 Last, coding work: a recorder with only the shell, files and git sources (no display) records a
 scripted session in a real bash and git repository (``envs.coding``), which is exported as ``swe``,
 ``next-edit`` and ``next-command`` and replayed: the swe record's edits, applied to the starting
-commit, must give the committed tree. The work is ``jobs.demo``; this module parses and prints.
+commit, must give the committed tree. Then a small fleet, also without a display: an organisation's
+service (``workscribe serve`` on a loopback port the system picks), two contributors of different teams
+who consent to uploads, enrol and upload (the coding session and synthetic work), one of them deleting a
+recording on the device and the service, and central exports from the service's store with the
+organisation's private key, compared byte for byte with local exports of the same recordings. The work
+is ``jobs.demo``; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -33,8 +38,11 @@ from workscribe.cli.common import echo_json, errors_as, json_option
 @click.option("--eval-episodes", default=8, show_default=True, type=int, help="Evaluation episodes per task.")
 @click.option("--coding/--no-coding", default=True, show_default=True,
               help="Also record a scripted coding session (shell, files, git) and export it.")
+@click.option("--fleet/--no-fleet", default=True, show_default=True,
+              help="Also run a small fleet: a service, two enrolled contributors, uploads, a deletion that "
+                   "reaches the service, and central exports.")
 @json_option
-def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, coding: bool,
+def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, coding: bool, fleet: bool,
          as_json: bool) -> None:
     """Record a scripted session on a virtual display and show what was captured.
 
@@ -58,6 +66,8 @@ def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, c
         result = demos.terminal_demo(out, seed, status)
         result["bc"] = demos.bc_demo(out / "bc", bc_episodes, eval_episodes, status) if bc else None
         result["coding"] = demos.coding_demo(out / "coding", status) if coding else None
+        result["fleet"] = (demos.fleet_demo(out / "fleet", status, coding=out / "coding" if coding else None)
+                           if fleet else None)
     if as_json:
         echo_json(result)
         return
@@ -88,6 +98,27 @@ def demo(out: Path, seed: int, bc: bool, bc_episodes: int, eval_episodes: int, c
                    f"{coded['git']} git events recorded without a display; examples exported: {made} "
                    f"(in {coded['out']}); the swe record replays to the commit: "
                    f"{'yes' if coded['replays'] else 'NO'}")
+    if result["fleet"]:
+        _echo_fleet(result["fleet"])
+
+
+def _echo_fleet(fleet: dict) -> None:
+    """What the fleet demo did, in a few lines."""
+    people = ", ".join(f"{c['id']} ({c['team']}, {c['source']})" for c in fleet["contributors"])
+    click.echo(f"fleet: a service at {fleet['service']['url']} (stopped; its data in "
+               f"{fleet['service']['data']}); contributors {people} uploaded {fleet['segments_uploaded']} "
+               f"segments, {fleet['bytes_uploaded']} bytes, as ciphertext")
+    gone = fleet["deleted"]
+    click.echo(f"fleet: {gone['contributor_id']} deleted recording {gone['recording_id'][:8]}; on the "
+               f"service: tombstone {'yes' if gone['tombstone'] else 'NO'}, {gone['objects_removed']} of "
+               f"{gone['segments']} objects removed, the deletion "
+               f"{'reached the service' if gone['reached_service'] else 'DID NOT reach the service'}")
+    made = ", ".join(f"{f} {e['episodes']} episodes / {e['steps']} steps"
+                     for f, e in fleet["exports"].items())
+    click.echo(f"fleet: central exports with the organisation's key ({fleet['service']['private_key']}): "
+               f"{made} (in {fleet['out']}); byte-identical to local exports of the same recordings: "
+               f"{'yes' if fleet['byte_identical'] else 'NO'}; the deleted recording in none of them: "
+               f"{'yes' if fleet['deleted_absent'] else 'NO'}")
 
 
 def register(cli: click.Group) -> None:

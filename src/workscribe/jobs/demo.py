@@ -7,14 +7,18 @@ screen format and described in a stats report. ``coding_demo``: a recorder with 
 and git sources (no display) records a scripted session in a real bash and git repository
 (``envs.coding``), exported as ``swe``, ``next-edit`` and ``next-command``; the swe record's edits,
 applied to the starting commit, must give the committed tree. ``bc_demo``: the behaviour-cloning loop
-at small scale on two MiniWoB++ tasks (``jobs.bc.run_bc``) and its HTML report.
+at small scale on two MiniWoB++ tasks (``jobs.bc.run_bc``) and its HTML report. ``fleet_demo``: an
+organisation's service as a real ``workscribe serve`` process, two enrolled contributors who upload,
+a deletion that reaches the service, and central exports byte-identical to local ones (docs/fleet.md).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,14 @@ BC_TIMEOUTS = {"collect": 900, "export": 600, "train": 900, "eval": 1800}
 """Seconds each stage of the small behaviour-cloning loop may take."""
 SPOOL_DIR, HOME_DIR = "spool", "home"
 """Folders of a demo's output: the spool, and the demo contributor's own state (consent, key)."""
+FLEET_FORMATS = ("hf", "sft")
+"""Formats of the fleet demo's central exports (and ``swe`` when the coding session is among the uploads)."""
+FLEET_TEAMS = ("engineering", "support")
+"""Teams of the fleet demo's two contributors, one invite each."""
+SERVICE_DIR, ORG_KEY_FILE = "service", "org.key"
+"""The fleet demo's service data folder, and the organisation's private key beside it (not in it)."""
+SERVE_TIMEOUT_S = 60.0
+"""Seconds ``workscribe serve`` may take to print its URL."""
 
 
 class DemoError(RuntimeError):
@@ -235,3 +247,322 @@ def coding_demo(out: Path, status: Callable[[str], None] | None = None) -> dict[
             "replays": bool(replayed) and all(r["edits"] for r in replayed)
             and all(r["base"]["hash"] == base for r in records),  # from the commit the session began at
             "patch_replays": bool(replayed) and all(r["patch"] for r in replayed)}
+
+
+@dataclass
+class _Contributor:
+    """One of the fleet demo's contributors: a private state folder, a spool and what it holds."""
+
+    folder: Path  # its device: the state folder HOME_DIR and the spool SPOOL_DIR
+    team: str  # the team of its invite
+    source: str  # where its recordings come from: "coding demo" or "synthetic"
+    id: str = ""  # the consent's pseudonym, as every segment header carries it
+    key: bytes = b""  # its spool key
+    recordings: list[str] = field(default_factory=list)  # recording ids, in the order they were made
+
+    @property
+    def home(self) -> Path:
+        """Its private state folder (consent, keys, enrolment), as ``$WORKSCRIBE_HOME`` would be."""
+        return self.folder / HOME_DIR
+
+    @property
+    def spool(self) -> Path:
+        """Its spool."""
+        return self.folder / SPOOL_DIR
+
+
+def fleet_demo(out: Path, status: Callable[[str], None] | None = None,
+               coding: Path | None = None) -> dict[str, Any]:
+    """An organisation's fleet on one machine, in ``out`` (replaced): ``org init`` (the private key in
+    ``out/org.key``, outside the data folder ``out/service``), ``workscribe serve --port 0`` as its own
+    process, two contributors of different teams who consent to uploads, enrol and upload everything,
+    one of them deleting a recording (``delete_everywhere``, as ``workscribe delete`` does), and central
+    exports from the store with the organisation's key (``out/dataset-FORMAT``), compared byte for byte
+    with local exports of the same spools. The service is stopped however this ends.
+
+    The contributors' recordings: the first contributor is the coding demo's, when ``coding`` names its
+    output of this run (a real recording made without a display): its state (device key, spool key,
+    consent) and spool are *copied* into ``out/contributor-1``, so the coding demo's folder stays as it
+    was and this step can run again. The terminal demo's recording is not used: the deletion would have
+    to take it from ``out/spool``, which the demo shows. The second contributor, and the first when
+    there is no coding session, record synthetic work (``testing.synthetic``, with frames, in the real
+    segment format, sealed with the contributor's own spool key and carrying its pseudonym): the second
+    needs two recordings, one to delete and one to keep, and no display is needed.
+
+    Args:
+        out: folder for the service, the organisation's key, the contributors' state and spools, the
+            service's access log (``serve.log``) and the central exports.
+        status: called with a line as each step starts.
+        coding: the coding demo's output folder (``home/``, ``spool/``), or None.
+
+    Returns:
+        The service, the contributors (pseudonym, team, where the recordings come from, recordings,
+        segments and bytes stored), the totals uploaded, the deletion (recording, segments, objects
+        removed, tombstone, whether it reached the service) and, per export format, its episodes, steps
+        and recordings, whether it is byte-identical to the local export and whether the deleted recording
+        is absent; ``byte_identical`` and ``deleted_absent`` over every format.
+
+    Raises:
+        DemoError: the service did not start, or setting up, uploading, deleting or exporting failed.
+    """
+    import shutil
+
+    from workscribe.export.formats import ExportError
+    from workscribe.fleet.central import CentralError
+    from workscribe.fleet.client import FleetClientError
+    from workscribe.fleet.config import FleetConfigError, ServiceUnreachable
+    from workscribe.fleet.org import OrgError, init_org
+    from workscribe.spool.reader import SpoolReadError
+
+    say = status or (lambda line: None)
+    out = Path(out)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, mode=0o700)
+    data, private_key, log = out / SERVICE_DIR, out / ORG_KEY_FILE, out / "serve.log"
+    people = [_Contributor(out / "contributor-1", FLEET_TEAMS[0], "coding demo" if coding else "synthetic"),
+              _Contributor(out / "contributor-2", FLEET_TEAMS[1], "synthetic")]
+    try:
+        say(f"fleet: an organisation's service in {data} (its private key kept apart, in {private_key})")
+        init_org(data, private_key)
+        first, second = people
+        if coding is not None:
+            _copy_contributor(coding, first)
+        else:
+            _synthetic_contributor(first, seeds=(20,))
+        _synthetic_contributor(second, seeds=(30, 31))  # one recording to delete, one to keep
+        with serving(data, log) as url:
+            uploads = []
+            for person in people:
+                say(f"fleet: contributor {person.id} ({person.team}, {person.source} work) consents to "
+                    f"uploads, enrols with {url} and uploads")
+                uploads.append(_enrol_and_upload(url, data, person))
+            victim = people[-1]
+            gone = victim.recordings[0]
+            say(f"fleet: contributor {victim.id} deletes recording {gone[:8]} on the device and the service")
+            deletion = _delete_and_check(data, victim, gone)
+        say("fleet: the service is stopped; building central exports from its store with the "
+            "organisation's private key")
+        formats = FLEET_FORMATS + (("swe",) if coding else ())
+        exports = _central_exports(out, data, private_key, people, gone, formats)
+    except (FleetClientError, OrgError, CentralError, ExportError, SpoolReadError, FleetConfigError,
+            ServiceUnreachable, OSError) as exc:
+        raise DemoError(f"the fleet demo failed: {exc}") from None
+    stored = _stored(data)
+    contributors = [{"id": p.id, "team": p.team, "source": p.source, "folder": str(p.folder),
+                     "recordings": p.recordings, "uploaded": u["uploaded"],
+                     **stored.get(p.id, {"segments": 0, "bytes": 0})}
+                    for p, u in zip(people, uploads, strict=True)]
+    return {"out": str(out),
+            "service": {"url": url, "data": str(data), "private_key": str(private_key), "log": str(log)},
+            "contributors": contributors,
+            "segments_uploaded": sum(u["uploaded"] for u in uploads),
+            "bytes_uploaded": sum(c["bytes"] for c in contributors) + deletion["bytes"],
+            "deleted": deletion, "exports": exports,
+            "byte_identical": all(e["byte_identical"] for e in exports.values()),
+            "deleted_absent": all(e["deleted_absent"] for e in exports.values())}
+
+
+@contextmanager
+def serving(data: Path, log: Path) -> Iterator[str]:
+    """``workscribe serve --data DATA --port 0`` as its own process (its access log into ``log``) until
+    the block ends, however it ends; yields the URL it printed.
+
+    Raises:
+        DemoError: it printed no address within ``SERVE_TIMEOUT_S`` (with the last line of its log).
+    """
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    argv = [sys.executable, "-m", "workscribe", "serve", "--data", str(data), "--port", "0", "--json"]
+    with log.open("w") as stderr:  # the child keeps its own copy of the file
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        assert proc.stdout is not None
+        threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=SERVE_TIMEOUT_S)  # "" at once when the process ended
+        except queue.Empty:
+            line = ""
+        try:
+            url = json.loads(line)["listening"]
+        except (ValueError, KeyError, TypeError):
+            tail = " ".join(log.read_text(errors="replace").strip().splitlines()[-1:])
+            raise DemoError(f"workscribe serve did not start: {tail or 'it printed no address'}") from None
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _copy_contributor(coding: Path, person: _Contributor) -> None:
+    """The coding demo's contributor: a copy of its state (device key, spool key, consent) and spool."""
+    import shutil
+
+    from workscribe import guard
+    from workscribe.spool import crypto
+    from workscribe.spool.reader import Spool
+
+    person.folder.mkdir(mode=0o700)
+    person.home.mkdir(mode=0o700)
+    for name in (guard.DEVICE_KEY_FILE, crypto.KEY_FILE, guard.CONSENT_FILE):
+        shutil.copy2(coding / HOME_DIR / name, person.home / name)  # owner-only, as they were
+    shutil.copytree(coding / SPOOL_DIR, person.spool, ignore=shutil.ignore_patterns(".lock"))
+    person.key = crypto.load_or_create_key(person.home)
+    person.id = guard.require(person.home).contributor_id
+    person.recordings = sorted({s[0].header["recording_id"]
+                                for s in Spool(person.spool, key=person.key).recordings()})
+
+
+def _synthetic_contributor(person: _Contributor, seeds: tuple[int, ...]) -> None:
+    """A contributor who consents to the synthetic apps and records one synthetic recording per seed."""
+    from workscribe import guard
+    from workscribe.spool import crypto
+    from workscribe.testing.synthetic import APPS, write_synthetic_spool
+
+    person.folder.mkdir(mode=0o700)
+    person.home.mkdir(mode=0o700)
+    consent = guard.grant([app for app, _, _ in APPS], ["input", "screen", "window"], home=person.home)
+    person.id, person.key = consent.contributor_id, crypto.load_or_create_key(person.home)
+    person.recordings = [write_synthetic_spool(person.spool, person.key, 0.01, seed=seed, frames=True,
+                                               segment_s=15, contributor=person.id)["recording_id"]
+                         for seed in seeds]
+
+
+def _enrol_and_upload(url: str, data: Path, person: _Contributor) -> dict[str, Any]:
+    """As the contributor would: ``enroll`` with an invite of its team, ``consent grant ... --upload``
+    (the same scope, now with uploads to the service), ``upload``. Everything must be stored."""
+    from workscribe import guard
+    from workscribe.fleet import client
+    from workscribe.fleet.org import invite
+
+    consent = guard.require(person.home)
+    device = client.enroll(url, invite(data, person.team), consent.contributor_id, person.home)
+    guard.grant(consent.apps, consent.sources, consent.retention_days, home=person.home,
+                sites=consent.sites, repos=consent.repos, upload=device.url)
+    if not guard.require(person.home).upload:
+        raise DemoError(f"contributor {person.id}: the consent does not allow uploads")
+    result = client.upload_pending(person.spool, person.home, spool_key=person.key)
+    if result["failed"] or result["pending"] or result["unreachable"] or not result["uploaded"]:
+        why = "; ".join(result["errors"]) or f"{result['pending']} pending"
+        raise DemoError(f"contributor {person.id}: the upload did not finish ({why})")
+    return result
+
+
+def _delete_and_check(data: Path, person: _Contributor, recording_id: str) -> dict[str, Any]:
+    """Deletes ``recording_id`` as ``workscribe delete`` does, then looks in the service's catalog (the
+    tombstone, the rows' keys shredded) and store (its objects gone, every other object still there)."""
+    import sqlalchemy as sa
+
+    from workscribe.fleet import client
+    from workscribe.fleet.catalog import segments, tombstones
+    from workscribe.fleet.config import open_store
+    from workscribe.fleet.org import open_catalog
+
+    def rows() -> list[Any]:
+        catalog = open_catalog(data)
+        try:
+            with catalog.engine.connect() as conn:
+                return list(conn.execute(sa.select(segments.c.sha256, segments.c.recording_id,
+                                                   segments.c.size, segments.c.wrapped_data_key,
+                                                   segments.c.meta, segments.c.deleted_at)))
+        finally:
+            catalog.close()
+
+    before = rows()
+    mine = [r for r in before if r.recording_id == recording_id]
+    others = [r.sha256 for r in before if r.recording_id != recording_id]
+    done = client.delete_everywhere(person.spool, [recording_id], reason="contributor request",
+                                    home=person.home)
+    catalog = open_catalog(data)
+    try:
+        with catalog.engine.connect() as conn:
+            stone = conn.execute(sa.select(tombstones.c.at).where(
+                tombstones.c.recording_id == recording_id,
+                tombstones.c.contributor_id == person.id)).first() is not None
+    finally:
+        catalog.close()
+    after = [r for r in rows() if r.recording_id == recording_id]
+    shredded = bool(after) and all(r.wrapped_data_key is None and r.meta is None and r.deleted_at is not None
+                                   for r in after)
+    store = open_store(data)
+    removed = sum(not store.exists(r.sha256) for r in mine)
+    kept = all(store.exists(sha) for sha in others)
+    service = done["service"] or {}
+    return {"recording_id": recording_id, "contributor_id": person.id,
+            "local_files_deleted": len(done["deleted_files"]), "segments": len(mine),
+            "bytes": sum(r.size for r in mine), "objects_removed": removed, "tombstone": stone,
+            "keys_shredded": shredded, "other_objects_kept": kept,
+            "reached_service": (service.get("deleted") == 1 and stone and shredded and bool(mine)
+                                and removed == len(mine) and kept)}
+
+
+def _stored(data: Path) -> dict[str, dict[str, int]]:
+    """Segments and bytes the service holds (not deleted) per contributor."""
+    import sqlalchemy as sa
+
+    from workscribe.fleet.catalog import segments
+    from workscribe.fleet.org import open_catalog
+
+    catalog = open_catalog(data)
+    try:
+        with catalog.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(segments.c.contributor_id, sa.func.count(), sa.func.sum(segments.c.size))
+                .where(segments.c.deleted_at.is_(None)).group_by(segments.c.contributor_id))
+            return {cid: {"segments": int(n), "bytes": int(size or 0)} for cid, n, size in found}
+    finally:
+        catalog.close()
+
+
+def _central_exports(out: Path, data: Path, private_key: Path, people: list[_Contributor], deleted: str,
+                     formats: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``workscribe export --server DATA --private-key KEY`` in each format into ``out/dataset-FORMAT``,
+    each compared file by file with the local export of the contributors' spools (in a temporary folder,
+    removed after): the same files, byte for byte, and none mentions the deleted recording."""
+    import tempfile
+
+    from workscribe.export.driver import ExportOptions, export
+    from workscribe.fleet.central import central_view
+
+    local_order = sorted(people, key=lambda p: p.id)  # the central view's folders are by contributor id
+    kept = [r for p in people for r in p.recordings if r != deleted]
+    exports = {}
+    with central_view(data, private_key) as view, \
+            tempfile.TemporaryDirectory(prefix="local-exports-", dir=out) as tmp:
+        for fmt in formats:
+            central_out, local_out = out / f"dataset-{fmt}", Path(tmp) / fmt
+            report = export(view.folders, central_out, ExportOptions(format=fmt), key=view.keys[0],
+                            keys=view.keys)
+            export([p.spool for p in local_order], local_out, ExportOptions(format=fmt),
+                   key=local_order[0].key, keys=[p.key for p in local_order[1:]])
+            central_files = _digests(central_out)
+            exports[fmt] = {"out": str(central_out), "episodes": report["episodes"], "steps": report["steps"],
+                            "recordings": report["recordings"], "files": len(central_files),
+                            "byte_identical": bool(central_files) and central_files == _digests(local_out),
+                            "deleted_absent": not _mentions(central_out, deleted[:8]),
+                            "kept_recordings_in_it": sum(_mentions(central_out, r[:8]) for r in kept),
+                            "problems": view.problems}
+    return exports
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by its relative path: its SHA-256."""
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _mentions(folder: Path, text: str) -> bool:
+    """True if a file under ``folder`` holds ``text`` (a recording's session id) in its bytes."""
+    needle = text.encode()
+    return any(needle in p.read_bytes() for p in folder.rglob("*") if p.is_file())
