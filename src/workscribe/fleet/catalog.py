@@ -243,9 +243,11 @@ class Catalog:
         """Catalogues a stored object for the contributor; False if this very row was already there.
 
         Raises:
-            SegmentConflict: the object belongs to another contributor, was deleted, or its recording was.
+            SegmentConflict: the object belongs to another contributor, was deleted, or its recording was;
+                or the contributor was forgotten (``erase.py``, which this waits for while it runs).
         """
         with self.begin() as conn:
+            conn.execute(self._lock_contributor(contributor_id))  # PostgreSQL: after an erasure under way
             row = conn.execute(sa.select(segments).where(segments.c.sha256 == sha256)).mappings().first()
             if row is not None:
                 if row["contributor_id"] != contributor_id:
@@ -253,15 +255,20 @@ class Catalog:
                 if row["deleted_at"] is not None:
                     raise SegmentConflict("this object's recording was deleted")
                 return False
+            conn.execute(segments.insert().values(
+                sha256=sha256, contributor_id=contributor_id, recording_id=recording_id, name=name,
+                size=size, wrapped_data_key=wrapped_data_key, meta=meta, created=time.time(),
+                deleted_at=None))
+            # checked after the insert, which holds SQLite's write lock: an erasure or a deletion that
+            # committed meanwhile is seen here, and the insert is rolled back
+            person = conn.execute(self._lock_contributor(contributor_id)).first()
+            if person is None or person.forgotten_at is not None:
+                raise SegmentConflict("this contributor was erased")
             stone = conn.execute(sa.select(tombstones.c.at).where(
                 tombstones.c.recording_id == recording_id,
                 tombstones.c.contributor_id == contributor_id)).first()
             if stone is not None:
                 raise SegmentConflict("this recording was deleted")
-            conn.execute(segments.insert().values(
-                sha256=sha256, contributor_id=contributor_id, recording_id=recording_id, name=name,
-                size=size, wrapped_data_key=wrapped_data_key, meta=meta, created=time.time(),
-                deleted_at=None))
         return True
 
     def delete_recording(self, recording_id: str, contributor_id: str) -> list[str] | None:
@@ -274,6 +281,7 @@ class Catalog:
         now = time.time()
         mine = (segments.c.recording_id == recording_id, segments.c.contributor_id == contributor_id)
         with self.begin() as conn:
+            conn.execute(self._lock_contributor(contributor_id))  # PostgreSQL: one change at a time each
             shas = list(conn.execute(sa.select(segments.c.sha256).where(*mine)).scalars())
             stoned = conn.execute(sa.select(tombstones.c.at).where(
                 tombstones.c.recording_id == recording_id,
@@ -287,3 +295,11 @@ class Catalog:
                          .values(deleted_at=now))
             conn.execute(segments.update().where(*mine).values(wrapped_data_key=None, meta=None))
         return shas
+
+    @staticmethod
+    def _lock_contributor(contributor_id: str) -> sa.Select:
+        """The contributor's ``forgotten_at``, its row locked to the end of the transaction (PostgreSQL; in
+        SQLite a transaction's first write locks the whole file), so that an erasure, a deletion and a
+        commit of one contributor happen one after the other."""
+        return (sa.select(contributors.c.forgotten_at).where(contributors.c.id == contributor_id)
+                .with_for_update())
