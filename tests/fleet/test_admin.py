@@ -1,23 +1,26 @@
 """The organisation's admin against a real `workscribe serve`: erasing a contributor through the service
 (`DELETE /v1/admin/contributors/{id}`, `workscribe org forget --server`) with the admin token only, which
-answers counts and nothing of the contributor's content."""
+answers counts and nothing of the contributor's content; and the upload health of the organisation's page,
+kept in the catalog, the same after the service restarts."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from fleetkit import FleetServer, SegmentFile
+from fleetkit import FleetServer, SegmentFile, running_service
 from helpers import run_cli
 from workscribe.fleet import portal
 from workscribe.fleet.catalog import Catalog, SegmentConflict, contributors, segments
 from workscribe.fleet.erase import ANSWER_KEYS
+from workscribe.fleet.org import init_org
 
 TOKEN_ENV = "WORKSCRIBE_ADMIN_TOKEN"
 ERASE = "/v1/admin/contributors/{}"
@@ -164,3 +167,75 @@ def test_org_forget_refuses_bad_input_in_one_line_and_erases_nothing(
     assert len(fleet.objects()) == 1
     with fleet.client(b["device_token"]) as c:
         assert c.get(f"/v1/uploads/{'a' * 64}").status_code == 200  # the device still works
+
+
+def test_upload_health_is_kept_in_the_catalog_and_survives_a_restart(tmp_path: Path, segment_of) -> None:
+    seg = segment_of()
+    commit = f"/v1/uploads/{seg.sha256}/commit"
+    with running_service(tmp_path) as fleet:
+        _, c = fleet.enroll()
+        with c, fleet.client() as anon:
+            assert c.post(commit, json=seg.commit_body()).status_code == 404  # nothing received
+            r = c.put(f"/v1/uploads/{seg.sha256}", params={"offset": 0}, content=seg.body)
+            assert r.status_code == 200
+            assert c.post(commit, json=seg.commit_body(size=len(seg.body) + 1)).status_code == 400
+            _store(c, seg)
+            assert c.post(commit, json=seg.commit_body()).status_code == 200  # again: no change
+            assert c.post(commit, json={}).status_code == 422
+            assert anon.post(commit, json=seg.commit_body()).status_code == 401
+        with fleet.client(fleet.org["admin_token"]) as admin:
+            before = admin.get("/v1/org/aggregates").json()["health"]  # at once: counted before the answer
+            page = admin.get("/org").text
+    expected = {"200": 2, "400": 1, "401": 1, "404": 1, "422": 1}
+    assert before == {"commits_by_status_last_day": expected, "segments_stored_last_day": 1,
+                      "recordings_deleted_last_day": 0}
+    assert "commits by status: 200: 2, 400: 1, 401: 1, 404: 1, 422: 1;" in page
+
+    # the table holds counts per hour and status only; counts of older hours: one within the few days
+    # kept (not in the last day), one beyond them (pruned when the service starts)
+    catalog = Catalog.in_folder(fleet.data)
+    try:
+        table = sa.Table("upload_health", sa.MetaData(), autoload_with=catalog.engine)
+        assert set(table.c.keys()) == {"hour", "status", "commits"}
+        hour = int(time.time() // 3600)
+        with catalog.begin() as conn:
+            assert sum(r.commits for r in conn.execute(sa.select(table))) == 6
+            conn.execute(table.insert(), [{"hour": hour - 30, "status": 200, "commits": 7},
+                                          {"hour": hour - 24 * 4, "status": 500, "commits": 3}])
+    finally:
+        catalog.close()
+
+    with running_service(tmp_path) as fleet:  # the same data, served anew
+        with fleet.client(fleet.org["admin_token"]) as admin:
+            assert admin.get("/v1/org/aggregates").json()["health"] == before
+            assert "commits by status: 200: 2, 400: 1, 401: 1, 404: 1, 422: 1;" in admin.get("/org").text
+            with fleet.client() as anon:
+                assert anon.post(commit, json=seg.commit_body()).status_code == 401
+            after = admin.get("/v1/org/aggregates").json()["health"]["commits_by_status_last_day"]
+            assert after == expected | {"401": 2}
+    stored = _catalog_rows(fleet, sa.select(portal.upload_health.c.hour, portal.upload_health.c.status))
+    assert (hour - 30, 200) in {(r["hour"], r["status"]) for r in stored}
+    assert 500 not in {r["status"] for r in stored}
+
+
+def test_hourly_commit_counts_add_up_cover_the_last_day_and_are_pruned(tmp_path: Path) -> None:
+    init_org(tmp_path / "data", tmp_path / "org.key")
+    catalog = Catalog.in_folder(tmp_path / "data")
+    try:
+        portal.create_tables(catalog)
+        t0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, the start of an hour
+        for hours, status in [(0, 200), (0, 200), (0.5, 409), (1, 200), (23, 200)]:
+            portal.count_commit(catalog, status, now=t0 + hours * 3600)
+        # at hour 23 the last day is hours 0..23; at hour 24 hour 0 has left it
+        assert portal.commits_last_day(catalog, now=t0 + 23.9 * 3600) == {"200": 4, "409": 1}
+        assert portal.commits_last_day(catalog, now=t0 + 24 * 3600) == {"200": 2}
+        for hours, status in [(50, 500), (74, 200)]:
+            portal.count_commit(catalog, status, now=t0 + hours * 3600)
+        # hour 74's first count pruned what is more than three days older (hours 0 and 1)
+        with catalog.engine.connect() as conn:
+            left = sorted(conn.execute(sa.select(portal.upload_health)).all())
+        assert [(h - int(t0 // 3600), s, n) for h, s, n in left] == [(23, 200, 1), (50, 500, 1), (74, 200, 1)]
+        portal.prune_health(catalog, now=t0 + 24 * 3600 * 10)
+        assert portal.commits_last_day(catalog, now=t0 + 72 * 3600) == {}
+    finally:
+        catalog.close()

@@ -405,7 +405,9 @@ def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
 
 
 Listener = Callable[[str, str, int], None]
-"""Told of every answered request: ``(method, route template, status)``."""
+"""Told of every request's answer, ``(method, route template, status)``: in a worker thread, before the
+answer's first byte leaves (what it writes is there once the client has the answer), or when a request
+ends without one. An error it raises is named in the request's log line and the answer goes on."""
 
 
 class AccessLog:
@@ -420,19 +422,31 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, status = time.perf_counter(), [500]
+        start, status, told, failed = time.perf_counter(), [500], [False], []
+
+        async def tell() -> None:  # the route is in the scope once the router matched one
+            told[0] = True
+            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            for listen in self.listeners:
+                try:
+                    await run_in_threadpool(listen, scope["method"], route, status[0])
+                except Exception as exc:  # a listener never costs the answer
+                    failed.append(type(exc).__name__)
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                await tell()
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
+            if not told[0]:
+                await tell()
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             line = {"t": round(time.time(), 3), "method": scope["method"], "path": route, "status": status[0],
                     "ms": round((time.perf_counter() - start) * 1000, 1)}
+            if failed:
+                line["listener_errors"] = failed
             print(json.dumps(line), file=self.stream or sys.stderr, flush=True)
-            for listen in self.listeners:
-                listen(scope["method"], route, status[0])
