@@ -1,6 +1,7 @@
 """The catalog on a real PostgreSQL server this test starts (initdb into a temporary folder, `postgres` on
 a free loopback port, as the `postgres` user where the tests run as root), stopped at the end: org init,
-invite, enrolment and an upload through a real `workscribe serve`."""
+invite, enrolment and an upload through a real `workscribe serve`, then the upload health after a restart
+and the admin's erasure through the service."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from fleetkit import running_service
 from helpers import run_cli
 from workscribe.fleet.catalog import Catalog, devices, org_table, segments
+from workscribe.fleet.portal import upload_health
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +107,29 @@ def test_the_catalog_on_postgresql_serves_enrolment_and_an_upload(postgres_url: 
         assert org["id"] == fleet.org["org_id"] and dev["id"] == device["device_id"]
         assert row["sha256"] == seg.sha256 and row["size"] == len(seg.body)
         assert row["contributor_id"] == device["contributor_id"] and len(row["wrapped_data_key"]) == 60
+    finally:
+        catalog.close()
+
+    # served anew over the same database: the upload health is the same, counted in PostgreSQL; the admin
+    # erases the contributor through the service
+    with running_service(tmp_path) as fleet, fleet.client(fleet.org["admin_token"]) as admin:
+        health = admin.get("/v1/org/aggregates").json()["health"]
+        assert health["commits_by_status_last_day"] == {"200": 2} and health["segments_stored_last_day"] == 1
+        r = admin.delete(f"/v1/admin/contributors/{device['contributor_id']}")
+        assert r.status_code == 200, r.text
+        assert r.json()["objects_removed"] == 1 and r.json()["devices_disabled"] == 1
+        assert fleet.objects() == []
+        with fleet.client(device["device_token"]) as c:
+            assert c.get(f"/v1/uploads/{seg.sha256}").status_code == 401
+        again = admin.delete(f"/v1/admin/contributors/{device['contributor_id']}").json()
+        assert again == r.json() | {"already_forgotten": True, "objects_removed": 0, "devices_disabled": 0}
+    catalog = Catalog(postgres_url)
+    try:
+        with catalog.engine.connect() as conn:
+            [row] = conn.execute(sa.select(segments)).mappings().all()
+            counts = conn.execute(sa.select(upload_health.c.status, upload_health.c.commits)).all()
+        assert row["wrapped_data_key"] is None and row["deleted_at"] is not None
+        assert counts == [(200, 2)]
     finally:
         catalog.close()
     # a second organisation in the same catalog is refused, in one line

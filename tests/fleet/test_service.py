@@ -219,10 +219,15 @@ def test_openapi_documents_every_path_and_body(fleet: FleetServer) -> None:
                                   # the portal (fleet/portal.py, tests/fleet/test_portal.py)
                                   "/v1/portal-links", "/portal/open/{token}", "/portal", "/portal/pause",
                                   "/portal/recordings/{recording_id}/delete", "/org", "/org/login",
-                                  "/v1/org/aggregates"}
+                                  "/v1/org/aggregates",
+                                  # the admin's erasure (tests/fleet/test_admin.py)
+                                  "/v1/admin/contributors/{contributor_id}"}
     assert set(spec["paths"]["/v1/uploads/{sha256}"]) == {"get", "put"}
     assert {"EnrollRequest", "EnrollAnswer", "UploadState", "CommitRequest", "CommitAnswer", "DeleteAnswer",
-            "Problem", "OrgInfo"} <= set(spec["components"]["schemas"])
+            "ForgetAnswer", "Problem", "OrgInfo"} <= set(spec["components"]["schemas"])
+    forget = spec["paths"]["/v1/admin/contributors/{contributor_id}"]
+    assert set(forget) == {"delete"} and {"200", "401", "404", "422"} <= set(forget["delete"]["responses"])
+    assert forget["delete"]["security"] == [{"AdminToken": []}]
     put = spec["paths"]["/v1/uploads/{sha256}"]["put"]
     assert "application/octet-stream" in put["requestBody"]["content"] and "409" in put["responses"]
 

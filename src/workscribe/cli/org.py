@@ -3,6 +3,7 @@ erase one for good."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import UTC, datetime
@@ -100,22 +101,66 @@ def invite(data_dir: Path, team: str, expires: str, as_json: bool) -> None:
     click.echo(token)
 
 
+ADMIN_TOKEN_ENV = "WORKSCRIBE_ADMIN_TOKEN"
+"""Where `org forget --server` finds the admin token when no --admin-token-file is given (never argv,
+which any user of the machine can read in `ps`)."""
+
+
+def read_admin_token(token_file: Path | None) -> str:
+    """The admin token: the first line of ``token_file`` (``-``: standard input), else
+    ``$WORKSCRIBE_ADMIN_TOKEN``; a one-line ``CliError`` when there is none."""
+    if token_file is None:
+        token = os.environ.get(ADMIN_TOKEN_ENV, "").strip()
+        if not token:
+            raise CliError(f"--server needs the admin token: --admin-token-file FILE (or - for standard "
+                           f"input) or {ADMIN_TOKEN_ENV}")
+        return token
+    try:
+        text = click.get_text_stream("stdin").read() if str(token_file) == "-" else token_file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read the admin token from {token_file}: "
+                       f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    token = (text.strip().splitlines() or [""])[0].strip()
+    if not token:
+        raise CliError(f"{token_file} holds no admin token")
+    return token
+
+
 @org_group.command("forget")
-@data_option
+@click.option("--data", "data_dir", type=click.Path(path_type=Path),
+              help="On the service's host: its data folder (catalog and objects).")
+@click.option("--server", "server_url", metavar="URL",
+              help="Elsewhere: the running service (http(s)://HOST[:PORT]), with the admin token.")
+@click.option("--admin-token-file", "token_file", type=click.Path(path_type=Path, allow_dash=True),
+              help=f"With --server: a file whose first line is the admin token (- reads standard input); "
+                   f"default: ${ADMIN_TOKEN_ENV}. Never on the command line, where `ps` shows it.")
 @click.option("--contributor", "contributor_id", required=True, help="The contributor id to erase.")
 @json_option
-def forget(data_dir: Path, contributor_id: str, as_json: bool) -> None:
+def forget(data_dir: Path | None, server_url: str | None, token_file: Path | None, contributor_id: str,
+           as_json: bool) -> None:
     """Erase a contributor for good: sealed key and wrapped keys shredded, objects removed, recordings
     tombstoned, devices disabled. No backup of the objects can be read afterwards. Running it again is
-    harmless.
+    harmless. On the service's host with --data, or from anywhere through the service with --server and
+    the admin token.
 
     Example: workscribe org forget --data /srv/workscribe --contributor 0123456789abcdef --json
+
+    Example: workscribe org forget --server https://fleet.example --admin-token-file ~/.config/ws-admin
+    --contributor 0123456789abcdef
     """
-    from workscribe.fleet.erase import forget_contributor
+    from workscribe.fleet.config import FleetConfigError, ServiceUnreachable
+    from workscribe.fleet.erase import forget_contributor, forget_on_service
     from workscribe.fleet.org import OrgError
 
-    with errors_as(OrgError):
-        done = forget_contributor(data_dir, contributor_id)
+    if (data_dir is None) == (server_url is None):
+        raise CliError("name --data DIR (on the service's host) or --server URL (one of them)")
+    if data_dir is not None and token_file is not None:
+        raise CliError("--admin-token-file goes with --server")
+    with errors_as(OrgError, FleetConfigError), errors_as(ServiceUnreachable, code=EXIT_FAILED):
+        if server_url is not None:
+            done = forget_on_service(server_url, read_admin_token(token_file), contributor_id)
+        else:
+            done = forget_contributor(data_dir, contributor_id)
     if as_json:
         echo_json(done)
         return
@@ -124,6 +169,7 @@ def forget(data_dir: Path, contributor_id: str, as_json: bool) -> None:
     click.echo(f"contributor {contributor_id} forgotten ({since}): {done['recordings']} recording(s), "
                f"{done['segments']} segment(s), {done['objects_removed']} object(s) removed now, "
                f"{done['devices_disabled']} device(s) disabled")
+
 
 def register(cli: click.Group) -> None:
     """Adds the org verbs to ``cli``."""

@@ -276,13 +276,15 @@ class Catalog:
         """Catalogues a stored object for the contributor; False if this very row was already there.
 
         Raises:
-            SegmentConflict: the object belongs to another contributor, was deleted, or its recording was.
+            SegmentConflict: the object belongs to another contributor, was deleted, or its recording was;
+                or the contributor was forgotten (``erase.py``, which this waits for while it runs).
             AlreadyStored: the same segment (contributor, recording, name) is catalogued as another object.
         """
         same_name = (segments.c.contributor_id == contributor_id, segments.c.recording_id == recording_id,
                      segments.c.name == name)
         try:
             with self.begin() as conn:
+                conn.execute(self._lock_contributor(contributor_id))  # PostgreSQL: after an erasure under way
                 row = conn.execute(sa.select(segments).where(segments.c.sha256 == sha256)).mappings().first()
                 if row is not None:
                     if row["contributor_id"] != contributor_id:
@@ -290,11 +292,6 @@ class Catalog:
                     if row["deleted_at"] is not None:
                         raise SegmentConflict("this object's recording was deleted")
                     return False
-                stone = conn.execute(sa.select(tombstones.c.at).where(
-                    tombstones.c.recording_id == recording_id,
-                    tombstones.c.contributor_id == contributor_id)).first()
-                if stone is not None:
-                    raise SegmentConflict("this recording was deleted")
                 other = conn.execute(sa.select(segments).where(*same_name)).mappings().first()
                 if other is not None:
                     raise AlreadyStored(dict(other))
@@ -302,6 +299,16 @@ class Catalog:
                     sha256=sha256, contributor_id=contributor_id, recording_id=recording_id, name=name,
                     size=size, wrapped_data_key=wrapped_data_key, meta=meta, created=time.time(),
                     deleted_at=None))
+                # checked after the insert, which holds SQLite's write lock: an erasure or a deletion that
+                # committed meanwhile is seen here, and the insert is rolled back
+                person = conn.execute(self._lock_contributor(contributor_id)).first()
+                if person is None or person.forgotten_at is not None:
+                    raise SegmentConflict("this contributor was erased")
+                stone = conn.execute(sa.select(tombstones.c.at).where(
+                    tombstones.c.recording_id == recording_id,
+                    tombstones.c.contributor_id == contributor_id)).first()
+                if stone is not None:
+                    raise SegmentConflict("this recording was deleted")
         except sa.exc.IntegrityError:  # the same segment committed at the same moment by another request
             other = self.segment_named(contributor_id, recording_id, name)
             if other is None or other["sha256"] == sha256:
@@ -319,6 +326,7 @@ class Catalog:
         now = time.time()
         mine = (segments.c.recording_id == recording_id, segments.c.contributor_id == contributor_id)
         with self.begin() as conn:
+            conn.execute(self._lock_contributor(contributor_id))  # PostgreSQL: one change at a time each
             shas = list(conn.execute(sa.select(segments.c.sha256).where(*mine)).scalars())
             stoned = conn.execute(sa.select(tombstones.c.at).where(
                 tombstones.c.recording_id == recording_id,
@@ -332,3 +340,11 @@ class Catalog:
                          .values(deleted_at=now))
             conn.execute(segments.update().where(*mine).values(wrapped_data_key=None, meta=None))
         return shas
+
+    @staticmethod
+    def _lock_contributor(contributor_id: str) -> sa.Select:
+        """The contributor's ``forgotten_at``, its row locked to the end of the transaction (PostgreSQL; in
+        SQLite a transaction's first write locks the whole file), so that an erasure, a deletion and a
+        commit of one contributor happen one after the other."""
+        return (sa.select(contributors.c.forgotten_at).where(contributors.c.id == contributor_id)
+                .with_for_update())

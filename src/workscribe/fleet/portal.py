@@ -7,8 +7,10 @@ contributor's recordings with the summaries their device sent (``fleet/summary.p
 per recording and a pause-uploads switch. The organisation's page ``/org`` (admin token, through a
 form that sets an admin session cookie) and ``GET /v1/org/aggregates`` show aggregates only: hours,
 steps and segments per app and per team, each group shown only when at least ``K_ANONYMITY``
-distinct contributors are in it, stored bytes and upload health. No route answers the admin with a
-contributor's rows or ids. Pages are server-rendered HTML without scripts or external assets.
+distinct contributors are in it, stored bytes and upload health (commits by answer status per hour, kept
+in the catalog's ``upload_health`` with no device or contributor in it, so a restart loses none). No route
+answers the admin with a contributor's rows or ids. Pages are server-rendered HTML without scripts or
+external assets.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import hashlib
 import hmac
 import html
 import json
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -57,6 +58,10 @@ SESSION_TOKEN_PREFIX = "wss_"
 PORTAL_COOKIE = "ws_portal"
 ORG_COOKIE = "ws_org"
 HEALTH_WINDOW_S = 86400
+"""Upload health covers the last day: the current hour's counts and those of the 23 hours before it."""
+HEALTH_KEEP_S = 3 * 86400
+"""Hourly commit counts older than this leave the catalog (when the service starts, and with each new
+hour's first count of a status)."""
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 
 portal_links = sa.Table(
@@ -78,7 +83,13 @@ contributor_settings = sa.Table(
     sa.Column("uploads_paused", sa.Boolean, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
 )
-TABLES = [portal_links, web_sessions, contributor_settings]
+upload_health = sa.Table(  # aggregate only: no device, contributor, object or recording
+    "upload_health", metadata,
+    sa.Column("hour", sa.Integer, primary_key=True, autoincrement=False),  # whole hours since the epoch (UTC)
+    sa.Column("status", sa.Integer, primary_key=True, autoincrement=False),  # the commit's answer status
+    sa.Column("commits", sa.Integer, nullable=False),
+)
+TABLES = [portal_links, web_sessions, contributor_settings, upload_health]
 
 
 # -- the catalog's part ---------------------------------------------------------------------------
@@ -210,8 +221,7 @@ def _apps(meta: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
                 yield str(name)[:64], got
 
 
-def aggregates(catalog: Catalog, health: dict[str, Any] | None = None,
-               k: int = K_ANONYMITY) -> dict[str, Any]:
+def aggregates(catalog: Catalog, k: int = K_ANONYMITY) -> dict[str, Any]:
     """The organisation's view: groups of at least ``k`` contributors, totals and upload health."""
     query = (sa.select(segments.c.contributor_id, segments.c.size, segments.c.meta, segments.c.created,
                        contributors.c.team)
@@ -223,8 +233,9 @@ def aggregates(catalog: Catalog, health: dict[str, Any] | None = None,
         deleted = conn.execute(sa.select(sa.func.count()).select_from(tombstones)
                                .where(tombstones.c.at > day_ago)).scalar_one()
     return summarise(rows, k) | {"health": {
+        "commits_by_status_last_day": commits_last_day(catalog),
         "segments_stored_last_day": sum(1 for r in rows if r["created"] > day_ago),
-        "recordings_deleted_last_day": deleted, **(health or {})}}
+        "recordings_deleted_last_day": deleted}}
 
 
 def summarise(rows: Iterable[Any], k: int = K_ANONYMITY) -> dict[str, Any]:
@@ -271,12 +282,48 @@ COMMIT_ROUTE = "/v1/uploads/{sha256}/commit"
 """The route whose statuses make the upload health (commits in the last day)."""
 
 
-def _health(seen: deque[tuple[float, int]], lock: threading.Lock) -> dict[str, Any]:
-    with lock:
-        while seen and seen[0][0] < time.time() - HEALTH_WINDOW_S:
-            seen.popleft()
-        by_status = Counter(str(status) for _, status in seen)
-    return {"commits_by_status_last_day": dict(sorted(by_status.items()))}
+def _hour(now: float | None) -> int:
+    return int((time.time() if now is None else now) // 3600)
+
+
+def _stale(hour: int) -> sa.ColumnElement[bool]:
+    return upload_health.c.hour < hour - HEALTH_KEEP_S // 3600
+
+
+def count_commit(catalog: Catalog, status: int, now: float | None = None) -> None:
+    """Adds one commit answered with ``status`` to the current hour's count (one small write); the hour's
+    first count of a status also prunes counts older than ``HEALTH_KEEP_S``."""
+    hour = _hour(now)
+    bucket = (upload_health.c.hour == hour, upload_health.c.status == status)
+    for _ in range(2):
+        with catalog.begin() as conn:
+            added = conn.execute(upload_health.update().where(*bucket)
+                                 .values(commits=upload_health.c.commits + 1))
+            if added.rowcount:
+                return
+        try:
+            with catalog.begin() as conn:
+                conn.execute(upload_health.insert().values(hour=hour, status=status, commits=1))
+                conn.execute(upload_health.delete().where(_stale(hour)))
+            return
+        except sa.exc.IntegrityError:  # another request made this hour's row first: add to that
+            continue
+
+
+def prune_health(catalog: Catalog, now: float | None = None) -> None:
+    """Removes hourly commit counts older than ``HEALTH_KEEP_S``."""
+    with catalog.begin() as conn:
+        conn.execute(upload_health.delete().where(_stale(_hour(now))))
+
+
+def commits_last_day(catalog: Catalog, now: float | None = None) -> dict[str, int]:
+    """Commits by answer status (as text) in the current hour and the 23 before it."""
+    since = _hour(now) - HEALTH_WINDOW_S // 3600 + 1
+    query = (sa.select(upload_health.c.status, sa.func.sum(upload_health.c.commits))
+             .where(upload_health.c.hour >= since).group_by(upload_health.c.status))
+    with catalog.engine.connect() as conn:
+        counts = {str(status): int(n) for status, n in conn.execute(query)}
+    return dict(sorted(counts.items()))
 
 
 # -- pages --------------------------------------------------------------------------------------------
@@ -387,14 +434,13 @@ _admin_bearer = HTTPBearer(auto_error=False, description="the organisation's adm
 def mount(app: FastAPI, catalog: Catalog, store: ObjectStore, device: Any) -> None:
     """Adds the portal's pages and routes to the service ``app``; ``device`` is its device dependency."""
     create_tables(catalog)
-    seen: deque[tuple[float, int]] = deque(maxlen=1_000_000)
-    lock = threading.Lock()
+    prune_health(catalog)
 
     def note_commit(method: str, route: str, status: int) -> None:
         if method == "POST" and route == COMMIT_ROUTE:
-            seen.append((time.time(), status))
+            count_commit(catalog, status)
 
-    app.state.response_listeners.append(note_commit)  # the service's access log tells of each request
+    app.state.response_listeners.append(note_commit)  # the access log tells of each answer before it leaves
 
     def contributor_of(request: Request) -> tuple[str, str] | None:
         token = request.cookies.get(PORTAL_COOKIE)
@@ -471,7 +517,7 @@ def mount(app: FastAPI, catalog: Catalog, store: ObjectStore, device: Any) -> No
         """The organisation's aggregates (admin session or token); a sign-in form otherwise."""
         if not is_admin(request, creds):
             return _page("Organisation", LOGIN_FORM, 401)
-        return _page("Organisation", org_page(aggregates(catalog, _health(seen, lock))))
+        return _page("Organisation", org_page(aggregates(catalog)))
 
     @app.post("/org/login", tags=["org"], responses={401: {}})
     async def org_login(request: Request) -> Response:
@@ -491,4 +537,4 @@ def mount(app: FastAPI, catalog: Catalog, store: ObjectStore, device: Any) -> No
         """The organisation's page as JSON: groups of at least K contributors, totals, upload health."""
         if not is_admin(request, creds):
             raise HTTPException(401, "missing or invalid admin token", headers={"WWW-Authenticate": "Bearer"})
-        return aggregates(catalog, _health(seen, lock))
+        return aggregates(catalog)

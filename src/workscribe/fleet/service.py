@@ -1,4 +1,5 @@
-"""The organisation's HTTP service: enrolment, resumable uploads, commits and deletion (docs/fleet.md).
+"""The organisation's HTTP service: enrolment, resumable uploads, commits and deletion, and the admin's
+erasure of a contributor (docs/fleet.md).
 
 ``create_app(data_dir)`` builds the FastAPI app; ``workscribe serve`` runs it under uvicorn. The service
 never decrypts: it stores the bytes a device uploads once they hash to their name and frame as a segment
@@ -39,6 +40,7 @@ from workscribe.fleet.catalog import (
     SegmentConflict,
 )
 from workscribe.fleet.config import open_store
+from workscribe.fleet.erase import CONTRIBUTOR_PATTERN, UnknownContributor, erase
 from workscribe.fleet.org import DEVICE_TOKEN_PREFIX, new_token, open_catalog
 from workscribe.fleet.store import Staging
 from workscribe.fleet.verify import NotASegment, check_stream
@@ -72,7 +74,7 @@ class EnrollRequest(BaseModel):
     """An invite token and the contributor key sealed to the organisation's public key."""
 
     token: str = Field(min_length=1, max_length=256, description="the one-use invite token")
-    contributor_id: str = Field(pattern="^[0-9a-f]{16}$",
+    contributor_id: str = Field(pattern=CONTRIBUTOR_PATTERN,
                                 description="the device's consent pseudonym, which segments carry")
     sealed_contributor_key: str = Field(min_length=1, max_length=4096,
                                         description="seal(org_public, K_c), base64")
@@ -124,6 +126,18 @@ class DeleteAnswer(BaseModel):
     objects_removed: int
 
 
+class ForgetAnswer(BaseModel):
+    """An erased contributor: counts only (``workscribe org forget`` prints the same)."""
+
+    contributor_id: str = Field(description="the id asked for")
+    forgotten_at: float = Field(description="when first forgotten, seconds since the epoch")
+    already_forgotten: bool = Field(description="forgotten before: this only finished what was left")
+    recordings: int = Field(description="recordings of theirs tombstoned")
+    segments: int = Field(description="segments of theirs whose keys are shredded")
+    objects_removed: int = Field(description="objects removed from the store now")
+    devices_disabled: int = Field(description="devices whose tokens stopped working now")
+
+
 class Problem(BaseModel):
     """An error: one line; ``received`` where a resumed upload must continue."""
 
@@ -171,6 +185,21 @@ def current_device(request: Request,
 
 
 CurrentDevice = Annotated[Device, Depends(current_device)]
+
+_admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
+                           description="the organisation's admin token (`workscribe org init` printed it)")
+
+
+def current_admin(request: Request,
+                  creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)]) -> None:
+    """Passes a request that carries the admin token (``Authorization: Bearer``; not the ``/org`` page's
+    session cookie, which no destructive route takes); 401 otherwise."""
+    catalog: Catalog = request.app.state.catalog
+    if not (creds and creds.credentials and portal.is_admin_token(catalog, creds.credentials)):
+        raise HTTPException(401, "missing or invalid admin token", headers={"WWW-Authenticate": "Bearer"})
+
+
+AdminToken = Annotated[None, Depends(current_admin)]
 
 
 def _problem(status: int, detail: str, received: int | None = None) -> JSONResponse:
@@ -345,7 +374,9 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
             try:
                 catalog.add_segment(sha256, device.contributor_id, body.recording_id, body.segment,
                                     body.size, wrapped, meta)
-            except SegmentConflict as exc:
+            except SegmentConflict as exc:  # erased, or the recording deleted, while this was checked
+                if catalog.segment(sha256) is None:
+                    store.delete(sha256)  # stored just now for nobody
                 return _problem(409, str(exc))
             except AlreadyStored as exc:  # committed by another request meanwhile: this copy goes
                 store.delete(sha256)
@@ -362,6 +393,17 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
             raise HTTPException(404, "no such recording of this contributor")
         removed = sum(store.delete(sha) for sha in shas)
         return DeleteAnswer(recording_id=recording_id, objects_removed=removed)
+
+    @app.delete("/v1/admin/contributors/{contributor_id}", response_model=ForgetAnswer,
+                responses=_problems(401, 404), tags=["admin"])
+    def forget_contributor(contributor_id: Annotated[str, PathParam(pattern=CONTRIBUTOR_PATTERN)],
+                           _admin: AdminToken) -> ForgetAnswer:
+        """Erases a contributor for good (admin token): sealed key and wrapped keys shredded, objects and
+        partial uploads removed, recordings tombstoned, devices disabled. Again: finishes what was left."""
+        try:
+            return ForgetAnswer(**erase(catalog, store, staging, contributor_id))
+        except UnknownContributor:
+            raise HTTPException(404, "no such contributor") from None
 
     portal.mount(app, catalog, store, current_device)  # the contributor's and the organisation's pages
     return app
@@ -402,7 +444,9 @@ def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
 
 
 Listener = Callable[[str, str, int], None]
-"""Told of every answered request: ``(method, route template, status)``."""
+"""Told of every request's answer, ``(method, route template, status)``: in a worker thread, before the
+answer's first byte leaves (what it writes is there once the client has the answer), or when a request
+ends without one. An error it raises is named in the request's log line and the answer goes on."""
 
 
 class AccessLog:
@@ -417,19 +461,31 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, status = time.perf_counter(), [500]
+        start, status, told, failed = time.perf_counter(), [500], [False], []
+
+        async def tell() -> None:  # the route is in the scope once the router matched one
+            told[0] = True
+            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            for listen in self.listeners:
+                try:
+                    await run_in_threadpool(listen, scope["method"], route, status[0])
+                except Exception as exc:  # a listener never costs the answer
+                    failed.append(type(exc).__name__)
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                await tell()
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
+            if not told[0]:
+                await tell()
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             line = {"t": round(time.time(), 3), "method": scope["method"], "path": route, "status": status[0],
                     "ms": round((time.perf_counter() - start) * 1000, 1)}
+            if failed:
+                line["listener_errors"] = failed
             print(json.dumps(line), file=self.stream or sys.stderr, flush=True)
-            for listen in self.listeners:
-                listen(scope["method"], route, status[0])
