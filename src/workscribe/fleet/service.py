@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workscribe import __version__
@@ -268,11 +269,14 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
             total = offset
             with open(staging.path(sha256, device.id), "ab") as f:
-                async for piece in request.stream():
-                    total += len(piece)
-                    if total > MAX_OBJECT_BYTES:
-                        break
-                    await run_in_threadpool(f.write, piece)
+                try:
+                    async for piece in request.stream():
+                        total += len(piece)
+                        if total > MAX_OBJECT_BYTES:
+                            break
+                        await run_in_threadpool(f.write, piece)
+                except ClientDisconnect:  # the device went away mid-chunk: what came stays, it resumes there
+                    return UploadState(received=total, stored=False)  # nobody hears it; logged as 499
             if total > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
@@ -365,10 +369,18 @@ def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
 Listener = Callable[[str, str, int], None]
 """Told of every answered request: ``(method, route template, status)``."""
 
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client closed the connection before the answer began (as nginx
+logs it): a dropped connection is the network's doing, not an error of the service."""
+
 
 class AccessLog:
     """ASGI middleware: one JSON line per request (method, route template, status, ms), and each
-    request's ``(method, route, status)`` to the ``listeners`` (the portal's upload health)."""
+    request's ``(method, route, status)`` to the ``listeners`` (the portal's upload health).
+
+    A request whose client went away before the answer began is logged ``CLIENT_CLOSED`` (499), whatever
+    the app made of its cut body; a ``ClientDisconnect`` it raised ends there (no 500, no traceback).
+    """
 
     def __init__(self, app: ASGIApp, stream: TextIO | None = None, listeners: list[Listener] | None = None,
                  ) -> None:
@@ -378,15 +390,24 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, status = time.perf_counter(), [500]
+        start, status, answered, gone = time.perf_counter(), [500], [False], [False]
+
+        async def note_disconnect() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" and not answered[0]:
+                gone[0] = True
+            return message
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
+                answered[0] = True
+                status[0] = CLIENT_CLOSED if gone[0] else message["status"]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, note_disconnect, send_status)
+        except ClientDisconnect:
+            status[0] = CLIENT_CLOSED
         finally:
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             line = {"t": round(time.time(), 3), "method": scope["method"], "path": route, "status": status[0],

@@ -1,0 +1,73 @@
+"""The fleet under faults (issue 13): connections cut in the middle of a request or before its answer, or
+left open and silent."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from fleetkit import FleetServer, SegmentFile
+
+
+def _upstream(server: FleetServer) -> tuple[str, int]:
+    parts = urlsplit(server.url)
+    assert parts.hostname and parts.port
+    return parts.hostname, parts.port
+
+
+def _access_log(server: FleetServer) -> list[dict]:
+    return [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith('{"t"')]
+
+
+def _poll(what: Callable[[], object], why: str, deadline_s: float = 30.0) -> object:
+    deadline = time.monotonic() + deadline_s
+    while not (value := what()):
+        assert time.monotonic() < deadline, why
+        time.sleep(0.01)
+    return value
+
+
+def _part_of_a_request(server: FleetServer, token: str, method: str, path: str, body: bytes,
+                       sent: int) -> socket.socket:
+    """A request whose first ``sent`` bytes of ``body`` went out, on a connection left open: close it to
+    cut the request as a dropped connection does; leave it be and it is one the network cut silently."""
+    kind = "application/json" if body.startswith(b"{") else "application/octet-stream"
+    host, port = _upstream(server)
+    raw = socket.create_connection((host, port))
+    raw.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:sent])
+    return raw
+
+
+def test_a_request_cut_by_the_client_keeps_what_came_and_is_logged_499_not_as_a_service_error(
+        fleet: FleetServer, segment_of: Callable[[int], SegmentFile]) -> None:
+    enrolled, device = fleet.enroll()
+    token, segment = enrolled["device_token"], segment_of(3)
+    with device:
+        # a chunk whose connection closes after 1000 of its bytes: what came stays, the upload resumes there
+        _part_of_a_request(fleet, token, "PUT", f"/v1/uploads/{segment.sha256}?offset=0", segment.body,
+                           1000).close()
+        put = _poll(lambda: [r for r in _access_log(fleet) if r["method"] == "PUT"], "no log line of the PUT")
+        assert [r["status"] for r in put] == [499]
+        received = device.get(f"/v1/uploads/{segment.sha256}").json()["received"]
+        assert 0 <= received <= 1000
+        r = device.put(f"/v1/uploads/{segment.sha256}", params={"offset": received},
+                       content=segment.body[received:])
+        assert r.status_code == 200 and r.json()["received"] == len(segment.body)
+
+        # a commit whose body is cut: logged as the client's doing too, and nothing is stored
+        body = json.dumps(segment.commit_body()).encode()
+        _part_of_a_request(fleet, token, "POST", f"/v1/uploads/{segment.sha256}/commit", body,
+                           len(body) // 2).close()
+        commits = _poll(lambda: [r for r in _access_log(fleet) if r["path"].endswith("/commit")],
+                        "no log line of the commit")
+        assert [r["status"] for r in commits] == [499]
+        assert fleet.objects() == []
+        r = device.post(f"/v1/uploads/{segment.sha256}/commit", json=segment.commit_body())
+        assert r.status_code == 200 and r.json()["created"] is True
+    assert fleet.object_bytes(segment.sha256) == segment.body
+    assert "Traceback" not in fleet.log.read_text()
+    assert all(r["status"] < 500 for r in _access_log(fleet))
