@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from fleetkit import FleetServer, SegmentFile
+from workscribe.fleet import client
+from workscribe.spool import crypto
+from workscribe.testing.synthetic import write_synthetic_spool
 
 
 def _upstream(server: FleetServer) -> tuple[str, int]:
@@ -71,3 +78,51 @@ def test_a_request_cut_by_the_client_keeps_what_came_and_is_logged_499_not_as_a_
     assert fleet.object_bytes(segment.sha256) == segment.body
     assert "Traceback" not in fleet.log.read_text()
     assert all(r["status"] < 500 for r in _access_log(fleet))
+
+
+@pytest.mark.parametrize("held", ["chunk", "commit"])
+def test_while_a_silently_cut_request_holds_its_upload_the_device_backs_off_instead_of_asking_again(
+        fleet: FleetServer, tmp_path: Path, held: str) -> None:
+    home, contributor = tmp_path / "device", "00000000000000ff"
+    home.mkdir()
+    spool = home / "spool"
+    write_synthetic_spool(spool, crypto.load_or_create_key(home), 0.02, seed=5, contributor=contributor,
+                          segment_s=20)
+    segments = sorted(p.name for p in spool.glob("seg-*.wss"))
+    device = client.enroll(fleet.url, fleet.invite(), contributor, home)
+    outbox = home / "fleet" / "outbox"  # the object the device sends first, begun by an earlier run
+    entry = client._prepare(spool / segments[0], crypto.load_key(home), client._contributor_key(home), outbox)
+    client._save_state(home, {segments[0]: entry})
+    sha, staged = entry["sha256"], (outbox / segments[0]).read_bytes()
+
+    def busy() -> int:  # answers that say "another request of this device writes this upload"
+        return sum(1 for r in _access_log(fleet) if r["status"] == 409)
+
+    results: list[dict] = []
+    worker = threading.Thread(target=lambda: results.append(
+        client.upload_pending(spool, home, attempts=3, backoff_s=0.01)))
+    with fleet.client(device.device_token) as probe:
+        if held == "chunk":  # the earlier run's first chunk, cut silently: the device's chunks meet it
+            silent = _part_of_a_request(fleet, device.device_token, "PUT", f"/v1/uploads/{sha}?offset=0",
+                                        staged, 1000)
+        else:  # every byte came, then a last empty chunk was cut silently: the device's commit meets it
+            assert probe.put(f"/v1/uploads/{sha}", params={"offset": 0}, content=staged).status_code == 200
+            silent = _part_of_a_request(fleet, device.device_token, "PUT",
+                                        f"/v1/uploads/{sha}?offset={len(staged)}", b"?", 0)
+        try:  # wait until the silent request holds the upload
+            _poll(lambda: probe.put(f"/v1/uploads/{sha}", params={"offset": len(staged) + 1}, content=b"")
+                  .json()["detail"].startswith("another request"), "the silent request never began")
+            before = busy()
+            worker.start()
+            _poll(lambda: not worker.is_alive() or busy() > before + 50, "neither ended nor spun")
+        finally:
+            silent.close()  # the service hears of the cut now and lets go of the upload
+            if worker.ident is not None:
+                worker.join(timeout=60)
+    assert not worker.is_alive()
+    asked = busy() - before  # once per attempt, then the run ends: the service counted away for now
+    assert asked == 3
+    assert results == [{"uploaded": 0, "pending": len(segments), "failed": 0, "errors": [],
+                        "unreachable": True}]
+    assert client.upload_pending(spool, home)["uploaded"] == len(segments)
+    assert sorted(fleet.objects()) == sorted(e["sha256"] for e in client._load_state(home).values())
