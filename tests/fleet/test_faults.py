@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fleetkit import FleetServer, SegmentFile
+from fleetkit import FleetServer, SegmentFile, ServiceProcess, make_segment
 from workscribe.fleet import client
 from workscribe.spool import crypto
 from workscribe.testing.synthetic import write_synthetic_spool
@@ -126,3 +126,24 @@ def test_while_a_silently_cut_request_holds_its_upload_the_device_backs_off_inst
                         "unreachable": True}]
     assert client.upload_pending(spool, home)["uploaded"] == len(segments)
     assert sorted(fleet.objects()) == sorted(e["sha256"] for e in client._load_state(home).values())
+
+
+def test_a_chunk_whose_body_stops_without_a_word_frees_its_upload_after_the_body_timeout(
+        tmp_path: Path) -> None:
+    segment = make_segment(tmp_path / "spool", seed=4)
+    with ServiceProcess(tmp_path, serve_args=("--body-timeout", "0.5")) as service:
+        fleet = service.start()
+        enrolled, device = fleet.enroll()
+        path = f"/v1/uploads/{segment.sha256}"
+        with device, _part_of_a_request(fleet, enrolled["device_token"], "PUT", f"{path}?offset=0",
+                                        segment.body, 1000):  # open and silent, as a connection the
+            # network cut without a word: the service gives up on it and frees the upload, keeping what came
+            put = _poll(lambda: [r for r in _access_log(fleet) if r["method"] == "PUT"],
+                        "the service still waits for the body")
+            assert [r["status"] for r in put] == [408]
+            assert device.get(path).json() == {"received": 1000, "stored": False}
+            r = device.put(path, params={"offset": 1000}, content=segment.body[1000:])
+            assert r.status_code == 200 and r.json()["received"] == len(segment.body)
+            r = device.post(f"{path}/commit", json=segment.commit_body())
+            assert r.status_code == 200 and r.json()["created"] is True
+        assert fleet.object_bytes(segment.sha256) == segment.body

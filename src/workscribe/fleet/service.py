@@ -15,11 +15,12 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
@@ -41,6 +42,11 @@ MAX_OBJECT_BYTES = 512 * 1024 * 1024
 """The largest object a device may upload (a segment is cut far below this)."""
 MAX_META_BYTES = 64 * 1024
 """The largest ``meta`` of a commit, as JSON."""
+
+BODY_TIMEOUT_S = 60.0
+"""How long the body of a chunk may pause before the service gives up on it, keeping what came (as
+nginx's ``client_body_timeout``): a request whose connection the network cut without a word to the
+service holds its upload no longer than this (``serve --body-timeout``)."""
 
 SWEEP_EVERY_S = 3600
 """How often (at most) a commit sweeps abandoned partial uploads out of staging."""
@@ -186,12 +192,14 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
+def create_app(data_dir: Path, log: TextIO | None = None, body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
     """The service of the organisation in ``data_dir`` (see ``workscribe org init``).
 
     Args:
         data_dir: the data folder: ``staging/``, and the catalog and objects where its ``fleet.json`` says.
         log: where the access log goes, one JSON line per request (default: stderr).
+        body_timeout_s: how long the body of a chunk may pause before the upload answers 408 and keeps
+            what came (``BODY_TIMEOUT_S``).
 
     Raises:
         OrgError: no organisation in ``data_dir``.
@@ -245,7 +253,7 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
         return UploadState(received=staging.received(sha256, device.id), stored=mine(sha256, device),
                            paused=portal.uploads_paused(catalog, device.contributor_id) or None)
 
-    @app.put("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401, 409, 413, 423),
+    @app.put("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401, 408, 409, 413, 423),
              response_model_exclude_none=True,
              tags=["uploads"], openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -270,13 +278,18 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
             total = offset
             with open(staging.path(sha256, device.id), "ab") as f:
                 try:
-                    async for piece in request.stream():
+                    async for piece in _paced(request.stream(), body_timeout_s):
                         total += len(piece)
                         if total > MAX_OBJECT_BYTES:
                             break
                         await run_in_threadpool(f.write, piece)
                 except ClientDisconnect:  # the device went away mid-chunk: what came stays, it resumes there
                     return UploadState(received=total, stored=False)  # nobody hears it; logged as 499
+                except TimeoutError:  # gone without a word, or too slow: free the upload for its next try
+                    answer = _problem(408, f"the body paused for more than {body_timeout_s:g} s; continue "
+                                           "from received", total)
+                    answer.headers["Connection"] = "close"  # the rest of this body is not read
+                    return answer
             if total > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
@@ -349,6 +362,18 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
 
     portal.mount(app, catalog, store, current_device)  # the contributor's and the organisation's pages
     return app
+
+
+async def _paced(stream: AsyncIterator[bytes], timeout_s: float) -> AsyncIterator[bytes]:
+    """The pieces of ``stream``; ``TimeoutError`` once the next one takes more than ``timeout_s``."""
+    async with aclosing(stream):
+        while True:
+            with anyio.fail_after(timeout_s):
+                try:
+                    piece = await anext(stream)
+                except StopAsyncIteration:
+                    return
+            yield piece
 
 
 def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
