@@ -1,20 +1,32 @@
 """The fleet under faults (issue 13): connections cut in the middle of a request or before its answer, or
-left open and silent."""
+left open and silent, and a service killed with SIGKILL. The last test puts it all together: twenty devices,
+each with a synthetic spool of several hours, upload at once with the real client through a proxy that
+drops connections, while the service is killed twice and started again over the same data; every segment
+ends up stored exactly once, with the hash its device noted, and nothing else is left in the store or in
+staging."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import socket
+import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from fleetkit import FleetServer, SegmentFile, ServiceProcess, make_segment
+from proxykit import DroppingProxy, Drops
 from workscribe.fleet import client
+from workscribe.fleet.org import invite
 from workscribe.spool import crypto
 from workscribe.testing.synthetic import write_synthetic_spool
 
@@ -147,3 +159,160 @@ def test_a_chunk_whose_body_stops_without_a_word_frees_its_upload_after_the_body
             r = device.post(f"{path}/commit", json=segment.commit_body())
             assert r.status_code == 200 and r.json()["created"] is True
         assert fleet.object_bytes(segment.sha256) == segment.body
+
+
+# -- twenty devices, a dropping proxy, two kills --------------------------------------------------------
+
+DEVICES = 20
+HOURS = 3.0  # of synthetic work per device: events only, no images
+SEGMENT_S = 600.0  # 18 segments per device, 360 in all
+CHUNK_BYTES = 64 * 1024  # a segment (~100 KB) goes up in two or three requests: cuts fall between them
+DROPS = Drops(request=0.25, response=0.25, stall=0.1)  # odds for each connection; a cut falls somewhere
+# in its first bytes (Drops.request_bytes, response_bytes)
+BODY_TIMEOUT_S = 2.0  # how soon the service gives up on a body that a stalled connection never finishes
+AWAY_PAUSE_S = 0.5  # between runs while the service is away (the background uploader waits 1 s and more)
+DEADLINE_S = 600.0  # liveness only: a run that stalls fails here instead of hanging
+
+
+@dataclass
+class DeviceRun:
+    """One simulated device: its home, spool, contributor and what its uploads answered."""
+
+    home: Path
+    contributor: str
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    crash: BaseException | None = None
+    done: bool = False
+
+    @property
+    def spool(self) -> Path:
+        return self.home / "spool"
+
+
+def _stored_count(data: Path) -> int:
+    with sqlite3.connect(data / "catalog.sqlite", timeout=30) as db:
+        return db.execute("select count(*) from segments").fetchone()[0]
+
+
+def _wait_for_stored(data: Path, at_least: int, devices: list[DeviceRun]) -> int:
+    """Polls the catalog until it holds ``at_least`` segments; the count then."""
+    deadline = time.monotonic() + DEADLINE_S
+    while (n := _stored_count(data)) < at_least:
+        crashed = [d.crash for d in devices if d.crash is not None]
+        assert not crashed, crashed
+        assert time.monotonic() < deadline, f"only {n} of {at_least} segments stored"
+        time.sleep(0.01)
+    return n
+
+
+def _keep_uploading(device: DeviceRun, stop: threading.Event) -> None:
+    """What a device does: upload, and again while something is pending or the service is away."""
+    try:
+        while not stop.is_set():
+            result = client.upload_pending(device.spool, device.home, chunk_bytes=CHUNK_BYTES, attempts=4,
+                                           timeout=10.0, backoff_s=0.02)
+            device.failed += result["failed"]
+            device.errors += result["errors"]
+            if result["failed"] or result["errors"]:
+                return  # a refusal is what this test looks for: stop here and let it fail
+            if not result["unreachable"] and result["pending"] == 0:
+                device.done = True
+                return
+            stop.wait(AWAY_PAUSE_S)  # the service is away: a pause, as the background uploader makes
+    except BaseException as exc:  # handed to the test, which fails with it
+        device.crash = exc
+
+
+def _make_devices(tmp_path: Path) -> list[DeviceRun]:
+    devices = []
+    for i in range(DEVICES):
+        home = tmp_path / f"device-{i:02d}"
+        home.mkdir()
+        devices.append(DeviceRun(home, hashlib.sha256(f"contributor {i}".encode()).hexdigest()[:16]))
+    # hours of synthetic work per device, written on every core (the spool writer is CPU-bound)
+    with ProcessPoolExecutor(max_workers=min(DEVICES, os.cpu_count() or 1)) as pool:
+        jobs = [pool.submit(write_synthetic_spool, d.spool, crypto.load_or_create_key(d.home), HOURS, seed=i,
+                            contributor=d.contributor, segment_s=SEGMENT_S) for i, d in enumerate(devices)]
+        for job in jobs:
+            assert job.result()["segments"] >= 10
+    return devices
+
+
+@pytest.mark.slow
+def test_twenty_devices_upload_through_dropped_connections_and_two_kills_storing_each_segment_once(
+        tmp_path: Path) -> None:
+    devices = _make_devices(tmp_path)
+    local = {d.contributor: sorted(p.name for p in d.spool.glob("seg-*.wss")) for d in devices}
+    total = sum(len(names) for names in local.values())
+    assert total >= 300
+
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    kills: list[int] = []
+    with (ServiceProcess(tmp_path, serve_args=("--body-timeout", str(BODY_TIMEOUT_S))) as service,
+          DroppingProxy(seed=13) as proxy):
+        server = service.start()
+        proxy.set_upstream(_upstream(server))
+        for d in devices:  # enrolled through the proxy: the device's service URL is the proxy's
+            assert client.enroll(proxy.url, invite(server.data), d.contributor, d.home).url == proxy.url
+        proxy.set_drops(DROPS)
+        try:
+            for d in devices:
+                threads.append(threading.Thread(target=_keep_uploading, args=(d, stop), name=d.home.name))
+                threads[-1].start()
+            target = total // 4  # kill when a quarter is stored, and again when half of the rest is
+            for _ in range(2):
+                _wait_for_stored(server.data, target, devices)
+                service.kill()
+                kills.append(_stored_count(server.data))
+                assert 0 < kills[-1] < total, kills  # killed while uploads were in flight
+                assert any(t.is_alive() for t in threads)
+                server = service.start()  # on another free port: the proxy follows it
+                proxy.set_upstream(_upstream(server))
+                target = kills[-1] + (total - kills[-1]) // 2
+            deadline = time.monotonic() + DEADLINE_S
+            for t in threads:
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+        assert not [t.name for t in threads if t.is_alive()]
+        counts = proxy.counts
+
+    assert [d.crash for d in devices if d.crash] == []
+    assert [(d.home.name, d.failed, d.errors) for d in devices if d.failed or d.errors] == []
+    assert all(d.done for d in devices)
+    assert len(kills) == 2 and kills[0] < kills[1] < total
+    assert counts.cut_requests > 0 and counts.cut_responses > 0 and counts.stalled > 0 and counts.refused > 0
+
+    with sqlite3.connect(server.data / "catalog.sqlite") as db:
+        rows = db.execute("select contributor_id, name, sha256, size, deleted_at from segments").fetchall()
+    assert len(rows) == total
+    per_contributor = {c: Counter(name for cid, name, *_ in rows if cid == c) for c in local}
+    for contributor, names in local.items():  # each local segment exactly once, for its contributor
+        assert per_contributor[contributor] == Counter(names), contributor
+    assert all(deleted is None for *_, deleted in rows)
+
+    catalogued = {sha: size for _, _, sha, size, _ in rows}
+    objects = sorted(p.name for p in (server.data / "objects").glob("*/*"))
+    assert sorted(catalogued) == objects  # no orphan object, no object twice
+    for sha in objects:  # each object's bytes hash to its name and have the catalogued size
+        body = (server.data / "objects" / sha[:2] / sha).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == sha and len(body) == catalogued[sha]
+    by_name = {(cid, name): sha for cid, name, sha, *_ in rows}
+    for d in devices:  # and to the hash its device noted before sending a byte
+        state = json.loads((d.home / "fleet" / "uploads.json").read_text())
+        assert sorted(state) == local[d.contributor]
+        for name, entry in state.items():
+            assert entry["status"] == "stored" and entry["sha256"] == by_name[(d.contributor, name)], name
+        assert not list((d.home / "fleet" / "outbox").iterdir())
+
+    log = server.log.read_text()  # the log of all three lifetimes of the service
+    assert "Traceback" not in log
+    assert [r for r in _access_log(server) if r["status"] >= 500] == []
+
+    staged = {p.name: p.stat().st_size for p in (server.data / "staging").iterdir()}
+    complete = [n for n, size in staged.items() if catalogued.get(n[:64]) == size]
+    assert complete == []  # no finished upload left behind in staging
