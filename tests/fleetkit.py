@@ -103,6 +103,70 @@ def sealed_key() -> str:
     return base64.b64encode(os.urandom(92)).decode()
 
 
+class ServiceProcess:
+    """`workscribe serve` over one data folder (made by `workscribe org init` the first time) as a real
+    process that a test can kill with SIGKILL and start again over the same data; a context manager that
+    kills it at the end. Its log (``serve.log``) starts anew with the first start of this object and
+    goes on over the next ones.
+
+    Args:
+        bucket: keep the objects in this bucket (`--store`, `--s3-endpoint`) instead of the data folder.
+        init_args: more options of `org init` (``--catalog URL``).
+        serve_args: more options of `serve` (``--body-timeout S``).
+    """
+
+    def __init__(self, tmp_path: Path, bucket: S3Bucket | None = None,
+                 init_args: tuple[str, ...] = (), serve_args: tuple[str, ...] = ()) -> None:
+        self.serve_args = serve_args
+        self.data, key = tmp_path / "fleet-data", tmp_path / "org.key"
+        self.bucket, self.log = bucket, tmp_path / "serve.log"
+        self.env = bucket.env if bucket else dict(os.environ)
+        if bucket:
+            init_args = (*init_args, "--store", bucket.url, "--s3-endpoint", bucket.endpoint)
+        if not (tmp_path / "org.json").exists():
+            r = run_cli("org", "init", "--data", str(self.data), "--private-key", str(key), *init_args,
+                        "--json", env=self.env)
+            assert r.returncode == 0, r.stderr
+            (tmp_path / "org.json").write_text(r.stdout)
+        self.org = json.loads((tmp_path / "org.json").read_text())
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, port: int = 0) -> FleetServer:
+        """Starts `workscribe serve --port PORT` (0: a free one) and waits until it listens."""
+        assert self.proc is None, "the service is running already"
+        with open(self.log, "a" if self.starts else "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "workscribe", "serve", "--data", str(self.data), "--port", str(port),
+                 *self.serve_args],
+                stdout=subprocess.PIPE, stderr=err, text=True, env=self.env)
+        self.starts += 1
+        proc = self.proc
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError(f"serve printed nothing in 60 s; stderr: {self.log.read_text()}") from None
+        assert line.startswith("listening on http://"), (line, self.log.read_text())
+        return FleetServer(line.split()[-1], self.data, self.org, self.log, self.bucket, self.env)
+
+    def kill(self) -> None:
+        """Kills the service at once (SIGKILL: no cleanup of any kind) and reaps it."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        self.proc = None
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
 @contextmanager
 def running_service(tmp_path: Path, port: int = 0, bucket: S3Bucket | None = None,
                     init_args: tuple[str, ...] = ()) -> Iterator[FleetServer]:
@@ -113,33 +177,8 @@ def running_service(tmp_path: Path, port: int = 0, bucket: S3Bucket | None = Non
         bucket: keep the objects in this bucket (`--store`, `--s3-endpoint`) instead of the data folder.
         init_args: more options of `org init` (``--catalog URL``).
     """
-    data, key = tmp_path / "fleet-data", tmp_path / "org.key"
-    env = bucket.env if bucket else dict(os.environ)
-    if bucket:
-        init_args = (*init_args, "--store", bucket.url, "--s3-endpoint", bucket.endpoint)
-    if not (tmp_path / "org.json").exists():
-        r = run_cli("org", "init", "--data", str(data), "--private-key", str(key), *init_args, "--json",
-                    env=env)
-        assert r.returncode == 0, r.stderr
-        (tmp_path / "org.json").write_text(r.stdout)
-    org = json.loads((tmp_path / "org.json").read_text())
-    log = tmp_path / "serve.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "workscribe", "serve", "--data", str(data),
-                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-    try:
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
-        try:
-            line = lines.get(timeout=60)
-        except queue.Empty:
-            raise AssertionError(f"serve printed nothing in 60 s; stderr: {log.read_text()}") from None
-        assert line.startswith("listening on http://"), (line, log.read_text())
-        yield FleetServer(line.split()[-1], data, org, log, bucket, env)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-        proc.stdout.close()
+    with ServiceProcess(tmp_path, bucket, init_args) as service:
+        yield service.start(port)
 
 
 @dataclass

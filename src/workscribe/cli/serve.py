@@ -18,8 +18,12 @@ from workscribe.cli.common import errors_as, json_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on; 0 lets the system choose one (printed).")
+@click.option("--body-timeout", "body_timeout", default=60.0, show_default=True,
+              type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+              help="How long the body of an upload may pause before the service gives up on it, keeping what "
+                   "came (a connection cut without a word holds its upload no longer).")
 @json_option
-def serve(data_dir: Path, host: str, port: int, as_json: bool) -> None:
+def serve(data_dir: Path, host: str, port: int, body_timeout: float, as_json: bool) -> None:
     """Run the fleet service until interrupted; one JSON access-log line per request on stderr.
 
     Once listening it prints `listening on http://HOST:PORT` (with --json: {"listening": URL}) on stdout.
@@ -34,7 +38,7 @@ def serve(data_dir: Path, host: str, port: int, as_json: bool) -> None:
     from workscribe.fleet.service import create_app
 
     with errors_as(OrgError, FleetConfigError), errors_as(ServiceUnreachable, code=EXIT_FAILED):
-        app = create_app(data_dir)
+        app = create_app(data_dir, body_timeout_s=body_timeout)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

@@ -9,9 +9,11 @@ re-sealed under a fresh data key into the outbox (``fleet/outbox/``), and the ob
 wrapped data key are noted in ``fleet/uploads.json`` *before* any byte leaves: a run that is killed
 resumes the same object where the service says it stopped, so a retry never makes a second copy. A
 segment still being written (no footer) stays pending; the service's answer decides the rest.
-Network errors and 5xx answers are retried with exponential backoff; a refusal (4xx) marks the
-segment failed with the service's reason. One upload runs at a time on a device (``fleet/upload.lock``):
-the recorder's background uploader (``fleet.uploader``) and ``workscribe upload`` take turns.
+Network errors, 5xx answers and a "not now" (408, or a 409 saying another request of this device
+still writes the upload: one the network cut) are retried with exponential backoff; a refusal (any
+other 4xx) marks the segment failed with the service's reason. One upload runs at a time on a device
+(``fleet/upload.lock``): the recorder's background uploader (``fleet.uploader``) and ``workscribe upload``
+take turns.
 
 ``delete_everywhere`` deletes recordings on this device (``spool.retention``) and then on the service
 (``DELETE /v1/recordings/{id}``). A deletion the service cannot take now waits in
@@ -427,11 +429,11 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
                     chunk = f.read(chunk_bytes)
                     put = http.put(f"{base}/v1/uploads/{sha}", params={"offset": offset}, content=chunk,
                                    headers={**headers, "Content-Type": "application/octet-stream"})
-                    if put.status_code == 409:  # the service holds another length: continue from it
-                        offset = int(put.json().get("received", 0))
+                    if put.status_code == 409 and not _busy(put, offset):  # the service holds another
+                        offset = int(put.json().get("received", 0))    # length: continue from it
                         f.seek(offset)
                         continue
-                    if put.status_code >= 500:
+                    if put.status_code >= 500 or _retry_later(put, offset):
                         raise httpx.TransportError(f"{put.status_code}")
                     if put.status_code == 423:
                         return "paused"
@@ -447,11 +449,30 @@ def _send(http: Any, device: Device, headers: dict[str, str], staged: Path, entr
                 return "stored"
             if commit.status_code == 423:
                 return "paused"
-            if commit.status_code < 500:
+            if commit.status_code < 500 and not _retry_later(commit):
                 return f"{commit.status_code} {_detail(commit)}"
         except httpx.HTTPError:
             continue
     return "unreachable"
+
+
+def _busy(answer: Any, offset: int | None = None) -> bool:
+    """A 409 saying that another request of this device still writes this upload: one whose connection
+    the network cut and that the service has not given up yet (its ``received`` is where this request
+    would go on, or, for a commit, present at all)."""
+    if answer.status_code != 409:
+        return False
+    try:
+        received = answer.json().get("received")
+    except ValueError:
+        return False
+    return received is not None and (offset is None or int(received) == offset)
+
+
+def _retry_later(answer: Any, offset: int | None = None) -> bool:
+    """An answer that is no refusal, only a "not now": the upload is busy (``_busy``), or the service gave
+    up waiting for a slow body (408). The attempt ends and the next one comes after the backoff."""
+    return answer.status_code == 408 or _busy(answer, offset)
 
 
 # -- deletion ------------------------------------------------------------------------------------------

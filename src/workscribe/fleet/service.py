@@ -16,17 +16,19 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, TextIO
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workscribe import __version__
@@ -52,6 +54,12 @@ MAX_META_BYTES = 64 * 1024
 
 WRITE_BYTES = 1 << 20
 """An upload's body is written to its partial file in pieces of about this size."""
+
+BODY_TIMEOUT_S = 60.0
+"""How long the body of a chunk may pause before the service gives up on it, keeping what came (as
+nginx's ``client_body_timeout``): a request whose connection the network cut without a word to the
+service holds its upload no longer than this (``serve --body-timeout``)."""
+
 SWEEP_EVERY_S = 3600
 """How often (at most) a commit sweeps abandoned partial uploads out of staging."""
 
@@ -221,12 +229,15 @@ def _b64(value: str, what: str) -> bytes:
         raise HTTPException(422, f"{what} is not base64") from None
 
 
-def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
+def create_app(data_dir: Path, log: TextIO | None = None, body_timeout_s: float = BODY_TIMEOUT_S
+               ) -> FastAPI:
     """The service of the organisation in ``data_dir`` (see ``workscribe org init``).
 
     Args:
         data_dir: the data folder: ``staging/``, and the catalog and objects where its ``fleet.json`` says.
         log: where the access log goes, one JSON line per request (default: stderr).
+        body_timeout_s: how long the body of a chunk may pause before the upload answers 408 and keeps
+            what came (``BODY_TIMEOUT_S``).
 
     Raises:
         OrgError: no organisation in ``data_dir``.
@@ -280,7 +291,7 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
         return UploadState(received=staging.received(sha256, device.id), stored=mine(sha256, device),
                            paused=portal.uploads_paused(catalog, device.contributor_id) or None)
 
-    @app.put("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401, 409, 413, 423),
+    @app.put("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401, 408, 409, 413, 423),
              response_model_exclude_none=True,
              tags=["uploads"], openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -304,16 +315,26 @@ def create_app(data_dir: Path, log: TextIO | None = None) -> FastAPI:
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
             total, pieces, buffered = offset, [], 0
             with open(staging.path(sha256, device.id), "ab") as f:
-                async for piece in request.stream():
-                    total += len(piece)
-                    if total > MAX_OBJECT_BYTES:
-                        break
-                    pieces.append(piece)
-                    buffered += len(piece)
-                    if buffered >= WRITE_BYTES:  # one write per MiB, not one per socket read
-                        await run_in_threadpool(f.write, b"".join(pieces))
-                        pieces, buffered = [], 0
-                if pieces and total <= MAX_OBJECT_BYTES:  # what came before a dropped connection is kept
+                try:
+                    async for piece in _paced(request.stream(), body_timeout_s):
+                        total += len(piece)
+                        if total > MAX_OBJECT_BYTES:
+                            break
+                        pieces.append(piece)
+                        buffered += len(piece)
+                        if buffered >= WRITE_BYTES:  # one write per MiB, not one per socket read
+                            await run_in_threadpool(f.write, b"".join(pieces))
+                            pieces, buffered = [], 0
+                except ClientDisconnect:  # the device went away mid-chunk: what came stays, it resumes there
+                    await run_in_threadpool(f.write, b"".join(pieces))
+                    return UploadState(received=total, stored=False)  # nobody hears it; logged as 499
+                except TimeoutError:  # gone without a word, or too slow: free the upload for its next try
+                    await run_in_threadpool(f.write, b"".join(pieces))
+                    answer = _problem(408, f"the body paused for more than {body_timeout_s:g} s; continue "
+                                           "from received", total)
+                    answer.headers["Connection"] = "close"  # the rest of this body is not read
+                    return answer
+                if pieces and total <= MAX_OBJECT_BYTES:
                     await run_in_threadpool(f.write, b"".join(pieces))
             if total > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
@@ -421,6 +442,18 @@ class _Hashing:
         return data
 
 
+async def _paced(stream: AsyncIterator[bytes], timeout_s: float) -> AsyncIterator[bytes]:
+    """The pieces of ``stream``; ``TimeoutError`` once the next one takes more than ``timeout_s``."""
+    async with aclosing(stream):
+        while True:
+            with anyio.fail_after(timeout_s):
+                try:
+                    piece = await anext(stream)
+                except StopAsyncIteration:
+                    return
+            yield piece
+
+
 def _refusal(path: Path, sha256: str, size: int) -> tuple[int, str] | None:
     """Why the bytes in ``path`` cannot be stored as object ``sha256`` of ``size`` bytes, or None."""
     actual = path.stat().st_size
@@ -448,10 +481,18 @@ Listener = Callable[[str, str, int], None]
 answer's first byte leaves (what it writes is there once the client has the answer), or when a request
 ends without one. An error it raises is named in the request's log line and the answer goes on."""
 
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client closed the connection before the answer began (as nginx
+logs it): a dropped connection is the network's doing, not an error of the service."""
+
 
 class AccessLog:
     """ASGI middleware: one JSON line per request (method, route template, status, ms), and each
-    request's ``(method, route, status)`` to the ``listeners`` (the portal's upload health)."""
+    request's ``(method, route, status)`` to the ``listeners`` (the portal's upload health).
+
+    A request whose client went away before the answer began is logged ``CLIENT_CLOSED`` (499), whatever
+    the app made of its cut body; a ``ClientDisconnect`` it raised ends there (no 500, no traceback).
+    """
 
     def __init__(self, app: ASGIApp, stream: TextIO | None = None, listeners: list[Listener] | None = None,
                  ) -> None:
@@ -462,6 +503,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start, status, told, failed = time.perf_counter(), [500], [False], []
+        answered, gone = [False], [False]
 
         async def tell() -> None:  # the route is in the scope once the router matched one
             told[0] = True
@@ -472,14 +514,23 @@ class AccessLog:
                 except Exception as exc:  # a listener never costs the answer
                     failed.append(type(exc).__name__)
 
+        async def note_disconnect() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" and not answered[0]:
+                gone[0] = True
+            return message
+
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
+                answered[0] = True
+                status[0] = CLIENT_CLOSED if gone[0] else message["status"]
                 await tell()
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, note_disconnect, send_status)
+        except ClientDisconnect:
+            status[0] = CLIENT_CLOSED
         finally:
             if not told[0]:
                 await tell()
