@@ -214,7 +214,7 @@ def test_only_the_owner_deletes_a_recording_and_deletion_shreds_its_keys(fleet: 
 def test_openapi_documents_every_path_and_body(fleet: FleetServer) -> None:
     with fleet.client() as c:
         spec = c.get("/openapi.json").json()
-    assert set(spec["paths"]) == {"/v1/org", "/v1/enroll", "/v1/uploads/{sha256}",
+    assert set(spec["paths"]) == {"/v1/org", "/v1/enroll", "/v1/device", "/v1/uploads/{sha256}",
                                   "/v1/uploads/{sha256}/commit", "/v1/recordings/{recording_id}",
                                   # the portal (fleet/portal.py, tests/fleet/test_portal.py)
                                   "/v1/portal-links", "/portal/open/{token}", "/portal", "/portal/pause",

@@ -125,7 +125,7 @@ class Enrolment:
     """What ``Catalog.enroll`` made."""
 
     device: Device
-    device_token: str
+    device_token: str | None  # None when the device made its own token and sent only its hash
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -208,14 +208,19 @@ class Catalog:
                                                  expires=expires, used_at=None))
 
     def enroll(self, invite_token: str, contributor_id: str, sealed_key: bytes,
-               device_token: str) -> Enrolment:
+               device_token: str | None = None, device_token_sha256: str | None = None) -> Enrolment:
         """Uses the invite once: the new contributor ``contributor_id`` (the device's consent pseudonym)
-        with ``sealed_key``, and a device with ``device_token``.
+        with ``sealed_key``, and a device with ``device_token``, or with the token whose hash is
+        ``device_token_sha256`` (a token the device made itself).
 
         Raises:
             InviteRefused: the token is unknown, expired or used (one message for all three).
-            ContributorExists: ``contributor_id`` is enrolled already (the invite stays unused).
+            ContributorExists: ``contributor_id`` is enrolled already, or the device token is taken (the
+                invite stays unused).
         """
+        if (device_token is None) == (device_token_sha256 is None):
+            raise ValueError("give either device_token or device_token_sha256")
+        device_digest = device_token_sha256 or token_sha256(device_token or "")
         digest, now = token_sha256(invite_token), time.time()
         with self.begin() as conn:
             row = conn.execute(sa.select(invites).where(invites.c.token_sha256 == digest)).mappings().first()
@@ -230,11 +235,14 @@ class Catalog:
             known = conn.execute(sa.select(contributors.c.id).where(contributors.c.id == contributor_id))
             if known.first() is not None:  # rolled back with the claim of the invite
                 raise ContributorExists(f"contributor {contributor_id} is enrolled already")
+            taken = conn.execute(sa.select(devices.c.id).where(devices.c.token_sha256 == device_digest))
+            if taken.first() is not None:
+                raise ContributorExists("that device token is taken; make a new one")
             device_id = new_id()
             conn.execute(contributors.insert().values(id=contributor_id, team=row["team"],
                                                       sealed_key=sealed_key, created=now, forgotten_at=None))
             conn.execute(devices.insert().values(id=device_id, contributor_id=contributor_id,
-                                                 token_sha256=token_sha256(device_token), created=now))
+                                                 token_sha256=device_digest, created=now))
         return Enrolment(Device(device_id, contributor_id, row["team"]), device_token)
 
     def device_by_token(self, token: str) -> Device | None:

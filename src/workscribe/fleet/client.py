@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
@@ -48,6 +49,8 @@ CONTRIBUTOR_KEY_FILE = "contributor.key"
 UPLOADS_FILE = "uploads.json"
 LOCK_FILE = "upload.lock"
 DELETIONS_FILE = "deletions.json"
+ENROLLING_FILE = "enrolling.json"
+DEVICE_TOKEN_PREFIX = "wsd_"
 OUTBOX = "outbox"
 CHUNK_BYTES = 4 * 1024 * 1024
 """Bytes per upload request: a lost connection costs at most this much again."""
@@ -119,7 +122,12 @@ def enroll(url: str, token: str, contributor_id: str, home: Path | None = None,
            timeout: float = 10.0) -> Device:
     """Enrols this device with the service at ``url`` using the one-time invite ``token``.
 
-    ``contributor_id`` is the consent's pseudonym: segments already carry it.
+    ``contributor_id`` is the consent's pseudonym: segments already carry it. The device makes its own
+    token and the contributor key ``K_c`` and notes them (owner-only, ``fleet/enrolling.json``) before
+    asking; only the token's hash and ``K_c`` sealed for the organisation travel. An enrolment whose
+    answer was lost (the network, a restart of the service) is found again by running the same command:
+    the invite is used by then, and the service, asked with the noted token (``GET /v1/device``), says
+    this device is enrolled.
 
     Raises:
         FleetClientError: already enrolled, the service cannot be reached, or it refused the token.
@@ -132,29 +140,65 @@ def enroll(url: str, token: str, contributor_id: str, home: Path | None = None,
     if load_device(home) is not None:
         raise FleetClientError(f"this device is already enrolled ({fleet_dir(home) / DEVICE_FILE})")
     url = url.rstrip("/")
-    contributor_key = keys.new_key()
+    pending_path = fleet_dir(home) / ENROLLING_FILE
+    invite = hashlib.sha256(token.encode()).hexdigest()
+    pending = _load_pending(pending_path)
     try:
         with _http(timeout) as http:
             org = http.get(f"{url}/v1/org")
             if org.status_code != 200:
                 raise FleetClientError(f"{url} is not a workscribe service ({org.status_code})")
             info = org.json()
-            sealed = keys.seal(keys.load_public_key(info["public_key"]), contributor_key,
-                               keys.contributor_key_aad(contributor_id))
-            answer = http.post(f"{url}/v1/enroll", json={
-                "token": token, "contributor_id": contributor_id,
-                "sealed_contributor_key": base64.b64encode(sealed).decode()})
+            if pending and (pending["org_id"], pending["contributor_id"]) != (info["org_id"], contributor_id):
+                pending = None  # begun with another organisation or pseudonym: begun anew
+            answer = None
+            if pending:  # an enrolment begun before: did it reach the service, and the answer got lost?
+                mine = http.get(f"{url}/v1/device",
+                                headers={"Authorization": f"Bearer {pending['device_token']}"})
+                if mine.status_code == 200 and mine.json().get("contributor_id") == contributor_id:
+                    answer = mine
+                elif pending["invite_sha256"] != invite:
+                    pending = None
+            if pending is None:
+                contributor_key = keys.new_key()
+                sealed = keys.seal(keys.load_public_key(info["public_key"]), contributor_key,
+                                   keys.contributor_key_aad(contributor_id))
+                pending = {"org_id": info["org_id"], "invite_sha256": invite,
+                           "contributor_id": contributor_id,
+                           "device_token": DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32),
+                           "contributor_key": base64.b64encode(contributor_key).decode(),
+                           "sealed": base64.b64encode(sealed).decode()}
+                _write_private(pending_path, json.dumps(pending).encode())  # before any request with it
+            device_token = pending["device_token"]
+            if answer is None:
+                answer = http.post(f"{url}/v1/enroll", json={
+                    "token": token, "contributor_id": contributor_id,
+                    "sealed_contributor_key": pending["sealed"],
+                    "device_token_sha256": hashlib.sha256(device_token.encode()).hexdigest()})
     except httpx.HTTPError as exc:
-        raise FleetClientError(f"cannot reach {url}: {exc}") from None
+        raise FleetClientError(f"cannot reach {url}: {exc}; run the same command again to go on") from None
     if answer.status_code != 200:
         raise FleetClientError(f"enrolment refused ({answer.status_code}): {_detail(answer)}")
     body = answer.json()
     device = Device(url=url, org_id=info["org_id"], org_public_key=info["public_key"],
                     contributor_id=body["contributor_id"], device_id=body["device_id"],
-                    device_token=body["device_token"], team=body.get("team"))
-    _write_private(fleet_dir(home) / CONTRIBUTOR_KEY_FILE, contributor_key)
+                    device_token=device_token, team=body.get("team"))
+    _write_private(fleet_dir(home) / CONTRIBUTOR_KEY_FILE, base64.b64decode(pending["contributor_key"]))
     _write_private(fleet_dir(home) / DEVICE_FILE, json.dumps(asdict(device), indent=2).encode())
+    pending_path.unlink()
     return device
+
+
+def _load_pending(path: Path) -> dict[str, str] | None:
+    """The enrolment this device began (``fleet/enrolling.json``), or None."""
+    try:
+        pending = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    fields = ("org_id", "invite_sha256", "contributor_id", "device_token", "contributor_key", "sealed")
+    if not isinstance(pending, dict) or not all(isinstance(pending.get(f), str) for f in fields):
+        return None
+    return pending
 
 
 def portal_link(home: Path | None = None, timeout: float = 10.0) -> dict[str, Any]:

@@ -86,15 +86,25 @@ class EnrollRequest(BaseModel):
                                 description="the device's consent pseudonym, which segments carry")
     sealed_contributor_key: str = Field(min_length=1, max_length=4096,
                                         description="seal(org_public, K_c), base64")
+    device_token_sha256: str | None = Field(
+        None, pattern=SHA256_PATTERN,
+        description="the hex SHA-256 of a device token the device made itself (32 random bytes or more): "
+                    "the token never travels at enrolment, and a device whose enrolment answer was lost "
+                    "learns with GET /v1/device that it is enrolled. Without it the service makes the token")
 
 
-class EnrollAnswer(BaseModel):
-    """The enrolled device's identity and its token (shown once)."""
+class DeviceAnswer(BaseModel):
+    """The calling device's identity."""
 
     device_id: str
-    device_token: str
     contributor_id: str
     team: str
+
+
+class EnrollAnswer(DeviceAnswer):
+    """The enrolled device's identity and its token (shown once; null when the device made its own)."""
+
+    device_token: str | None
 
 
 class UploadState(BaseModel):
@@ -275,14 +285,21 @@ def create_app(data_dir: Path, log: TextIO | None = None, body_timeout_s: float 
     def enroll(body: EnrollRequest) -> EnrollAnswer:
         """Enrols a device with a one-use invite; a wrong, expired or used token is 401."""
         sealed = _b64(body.sealed_contributor_key, "sealed_contributor_key")
+        made_here = None if body.device_token_sha256 else new_token(DEVICE_TOKEN_PREFIX)
         try:
-            made = catalog.enroll(body.token, body.contributor_id, sealed, new_token(DEVICE_TOKEN_PREFIX))
+            made = catalog.enroll(body.token, body.contributor_id, sealed, made_here,
+                                  body.device_token_sha256)
         except InviteRefused:
             raise HTTPException(401, "unknown, expired or used invite token") from None
         except ContributorExists as exc:
             raise HTTPException(409, str(exc)) from None
         return EnrollAnswer(device_id=made.device.id, device_token=made.device_token,
                             contributor_id=made.device.contributor_id, team=made.device.team)
+
+    @app.get("/v1/device", response_model=DeviceAnswer, responses=_problems(401), tags=["devices"])
+    def who_am_i(device: CurrentDevice) -> DeviceAnswer:
+        """The calling device's identity: how a device whose enrolment answer was lost finds it."""
+        return DeviceAnswer(device_id=device.id, contributor_id=device.contributor_id, team=device.team)
 
     @app.get("/v1/uploads/{sha256}", response_model=UploadState, responses=_problems(401), tags=["uploads"],
              response_model_exclude_none=True)
