@@ -49,6 +49,17 @@ def _poll(what: Callable[[], object], why: str, deadline_s: float = 30.0) -> obj
     return value
 
 
+def _settled(count: Callable[[], int]) -> int:
+    """``count()`` once it stops changing (read 0.2 s apart), for a log still being written."""
+    last = count()
+    while True:
+        time.sleep(0.2)
+        now = count()
+        if now == last:
+            return now
+        last = now
+
+
 def _part_of_a_request(server: FleetServer, token: str, method: str, path: str, body: bytes,
                        sent: int) -> socket.socket:
     """A request whose first ``sent`` bytes of ``body`` went out, on a connection left open: close it to
@@ -124,7 +135,7 @@ def test_while_a_silently_cut_request_holds_its_upload_the_device_backs_off_inst
         try:  # wait until the silent request holds the upload
             _poll(lambda: probe.put(f"/v1/uploads/{sha}", params={"offset": len(staged) + 1}, content=b"")
                   .json()["detail"].startswith("another request"), "the silent request never began")
-            before = busy()
+            before = _settled(busy)  # the probe's last answer can reach it before its log line is written
             worker.start()
             _poll(lambda: not worker.is_alive() or busy() > before + 50, "neither ended nor spun")
         finally:
