@@ -22,10 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
 import resource
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -76,42 +73,16 @@ def _stage(home: str) -> dict[str, Any]:
     return client.stage_pending(Path(home) / "spool", Path(home))
 
 
-class Service:
-    """``workscribe serve`` over ``data`` as a child process, its access log in ``log``."""
-
-    def __init__(self, data: Path, log: Path) -> None:
-        self.log = log
-        with open(log, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "workscribe", "serve", "--data", str(data),
-                                          "--port", "0"], stdout=subprocess.PIPE, stderr=err, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()), daemon=True).start()
+def _statuses(log: Path) -> dict[str, int]:
+    """Requests the service answered, by status, from its access log."""
+    counts: dict[str, int] = {}
+    for line in log.read_text().splitlines():
         try:
-            line = lines.get(timeout=60)
-        except queue.Empty:
-            self.stop()
-            raise BenchError("the service did not start in 60 s") from None
-        if not line.startswith("listening on "):
-            self.stop()
-            raise BenchError(f"the service did not start: {log.read_text().strip()[-300:]}")
-        self.url = line.split()[-1]
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-    def statuses(self) -> dict[str, int]:
-        """Requests answered, by status, from the access log."""
-        counts: dict[str, int] = {}
-        for line in self.log.read_text().splitlines():
-            try:
-                status = str(json.loads(line)["status"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+            status = str(json.loads(line)["status"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 class Sampler:
@@ -162,6 +133,7 @@ def bench_fleet(devices: int = 20, hours: float = 2.0, mb_per_hour: float = 20.0
             return bench_fleet(devices, hours, mb_per_hour, segment_s, seed, Path(tmp), progress)
     from workscribe.fleet import client, org
     from workscribe.fleet.catalog import segments as segments_table
+    from workscribe.fleet.child import ServeError, serve_child
     from workscribe.spool.format import SEGMENT_GLOB
 
     note = progress or (lambda phase, done, total: None)
@@ -177,55 +149,56 @@ def bench_fleet(devices: int = 20, hours: float = 2.0, mb_per_hour: float = 20.0
             future.result()
             note("spools", n + 1, devices)
 
-    service = Service(data, root / "access.log")
+    log = root / "access.log"
     try:
-        for i, (home, contributor) in enumerate(zip(homes, contributors, strict=True)):
-            try:
-                client.enroll(service.url, org.invite(data, f"team-{i % 3}"), contributor, home)
-            except client.FleetClientError as exc:
-                raise BenchError(f"a device could not enrol: {exc}") from None
-        started = time.monotonic()
-        with ProcessPoolExecutor(workers) as pool:
-            staged = []
-            for n, answer in enumerate(pool.map(_stage, [str(h) for h in homes])):
-                staged.append(answer)
-                note("staging", n + 1, devices)
-        stage_s = time.monotonic() - started
-        total_bytes = sum(s["bytes"] for s in staged)
-        total_segments = sum(s["staged"] for s in staged)
+        with serve_child(data, log) as service:
+            for i, (home, contributor) in enumerate(zip(homes, contributors, strict=True)):
+                try:
+                    client.enroll(service.url, org.invite(data, f"team-{i % 3}"), contributor, home)
+                except client.FleetClientError as exc:
+                    raise BenchError(f"a device could not enrol: {exc}") from None
+            started = time.monotonic()
+            with ProcessPoolExecutor(workers) as pool:
+                staged = []
+                for n, answer in enumerate(pool.map(_stage, [str(h) for h in homes])):
+                    staged.append(answer)
+                    note("staging", n + 1, devices)
+            stage_s = time.monotonic() - started
+            total_bytes = sum(s["bytes"] for s in staged)
+            total_segments = sum(s["staged"] for s in staged)
 
-        done = {"segments": 0, "bytes": 0}
-        latencies: list[float] = []
-        lock = threading.Lock()
+            done = {"segments": 0, "bytes": 0}
+            latencies: list[float] = []
+            lock = threading.Lock()
 
-        def upload(home: Path) -> dict[str, Any]:
-            sizes = {name: e["size"] for name, e in json.loads(
-                (home / "fleet" / "uploads.json").read_text()).items()}
-            order = sorted(sizes)
-            last = [time.monotonic(), -1]
+            def upload(home: Path) -> dict[str, Any]:
+                sizes = {name: e["size"] for name, e in json.loads(
+                    (home / "fleet" / "uploads.json").read_text()).items()}
+                order = sorted(sizes)
+                last = [time.monotonic(), -1]
 
-            def tick(phase: str, n: int, total: int) -> None:
-                now = time.monotonic()
-                if last[1] >= 0:
-                    with lock:
-                        latencies.append(now - last[0])
-                        done["segments"] += 1
-                        done["bytes"] += sizes.get(order[last[1]], 0) if last[1] < len(order) else 0
-                    note("uploading", done["bytes"], total_bytes)
-                last[0], last[1] = now, n if n < total else -1
+                def tick(phase: str, n: int, total: int) -> None:
+                    now = time.monotonic()
+                    if last[1] >= 0:
+                        with lock:
+                            latencies.append(now - last[0])
+                            done["segments"] += 1
+                            done["bytes"] += sizes.get(order[last[1]], 0) if last[1] < len(order) else 0
+                        note("uploading", done["bytes"], total_bytes)
+                    last[0], last[1] = now, n if n < total else -1
 
-            return client.upload_pending(home / "spool", home, progress=tick)
+                return client.upload_pending(home / "spool", home, progress=tick)
 
-        with Sampler(service.proc.pid, lambda: done["segments"]) as sampler:
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            t0 = time.monotonic()
-            with ThreadPoolExecutor(devices) as threads:
-                results = list(threads.map(upload, homes))
-            seconds = time.monotonic() - t0
-            usage_after = resource.getrusage(resource.RUSAGE_SELF)
-        statuses = service.statuses()
-    finally:
-        service.stop()
+            with Sampler(service.pid, lambda: done["segments"]) as sampler:
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                t0 = time.monotonic()
+                with ThreadPoolExecutor(devices) as threads:
+                    results = list(threads.map(upload, homes))
+                seconds = time.monotonic() - t0
+                usage_after = resource.getrusage(resource.RUSAGE_SELF)
+            statuses = _statuses(log)
+    except ServeError as exc:
+        raise BenchError(str(exc)) from None
 
     # what the service holds, from its catalog and its store
     catalog = org.open_catalog(data)
@@ -239,7 +212,7 @@ def bench_fleet(devices: int = 20, hours: float = 2.0, mb_per_hour: float = 20.0
     expected = {(c, p.name) for h, c in zip(homes, contributors, strict=True)
                 for p in (h / "spool").glob(SEGMENT_GLOB)}
     objects = sorted((data / "objects").glob("*/*"))
-    bad_hash = sum(1 for p in objects if _file_sha256(p) != p.name)
+    bad_hash = sum(1 for p in objects if client.file_sha256(p) != p.name)
 
     samples = sampler.samples
     cpu_s = samples[-1][1] - samples[0][1]
@@ -308,11 +281,3 @@ def plot(result: dict[str, Any]) -> bytes:
     right.set_ylim(bottom=0)
     right.set_title("service memory")
     return png(fig)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

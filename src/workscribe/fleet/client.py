@@ -245,7 +245,8 @@ def _save_state(home: Path, state: dict[str, dict[str, Any]]) -> None:
     _write_private(fleet_dir(home) / UPLOADS_FILE, json.dumps(kept, indent=1, sort_keys=True).encode())
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of the file ``path``, read a MiB at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -263,7 +264,7 @@ def _prepare(segment: Path, spool_key: bytes, contributor_key: bytes, outbox: Pa
     data_key = keys.new_key()
     reseal_to(segment, spool_key, data_key, staged)
     recording_id = open_segment(staged, data_key).header["recording_id"]
-    sha = _sha256(staged)
+    sha = file_sha256(staged)
     wrapped = keys.wrap(contributor_key, data_key, keys.data_key_aad(sha))
     return {"sha256": sha, "size": staged.stat().st_size, "recording_id": recording_id,
             "wrapped_data_key": base64.b64encode(wrapped).decode(), "status": "staged",
@@ -290,8 +291,19 @@ def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | Non
     Raises:
         FleetClientError: this device is not enrolled; ``UploadBusy``: another upload is running.
     """
-
     home = home or paths.home()
+    device, contributor_key, spool_key = _uploader_keys(home, spool_key)
+    with _upload_lock(home):
+        return _upload_all(spool, home, device, contributor_key, spool_key, chunk_bytes, attempts, timeout,
+                           backoff_s, progress, skip, keep_going)
+
+
+def _uploader_keys(home: Path, spool_key: bytes | None) -> tuple[Device, bytes, bytes]:
+    """This device's enrolment, its contributor key and the spool key (``spool_key`` if given).
+
+    Raises:
+        FleetClientError: not enrolled, or no spool key on this device.
+    """
     device = load_device(home)
     if device is None:
         raise FleetClientError("this device is not enrolled; run: workscribe enroll URL --token TOKEN")
@@ -299,9 +311,16 @@ def upload_pending(spool: Path, home: Path | None = None, spool_key: bytes | Non
     spool_key = spool_key or crypto.load_key(home)
     if spool_key is None:
         raise FleetClientError("no spool key on this device: nothing was recorded here")
-    with _upload_lock(home):
-        return _upload_all(spool, home, device, contributor_key, spool_key, chunk_bytes, attempts, timeout,
-                           backoff_s, progress, skip, keep_going)
+    return device, contributor_key, spool_key
+
+
+def _to_upload(spool: Path, segments: list[Path], home: Path, state: dict[str, dict[str, Any]],
+               skip: Collection[str], done: Collection[str]) -> list[Path]:
+    """The ``segments`` of ``spool`` still to send: not in ``skip``, whose entry's status is not in
+    ``done``, and not of a recording deleted here (tombstoned, or queued for deletion on the service)."""
+    deleted = retention.tombstoned(Path(spool)) | set(_load_deletions(home))
+    return [s for s in segments if state.get(s.name, {}).get("status") not in done and s.name not in skip
+            and not retention.is_tombstoned(_recording_prefix(s.name), deleted)]
 
 
 @contextlib.contextmanager
@@ -333,9 +352,7 @@ def _upload_all(spool: Path, home: Path, device: Device, contributor_key: bytes,
         for name in done:  # stays as small as the spool, not as long as the device's history
             del state[name]
         _save_state(home, state)
-    deleted = retention.tombstoned(Path(spool)) | set(_load_deletions(home))
-    todo = [s for s in segments if state.get(s.name, {}).get("status") != "stored" and s.name not in skip
-            and not retention.is_tombstoned(_recording_prefix(s.name), deleted)]
+    todo = _to_upload(spool, segments, home, state, skip, done=("stored",))  # a refusal is tried again
     result: dict[str, Any] = {"uploaded": 0, "pending": 0, "failed": 0, "errors": [], "unreachable": False}
     headers = {"Authorization": f"Bearer {device.device_token}"}
     with _http(timeout) as http:
@@ -407,20 +424,12 @@ def stage_pending(spool: Path, home: Path | None = None, spool_key: bytes | None
     "failed", "errors"}``.
     """
     home = home or paths.home()
-    if load_device(home) is None:
-        raise FleetClientError("this device is not enrolled; run: workscribe enroll URL --token TOKEN")
-    contributor_key = _contributor_key(home)
-    spool_key = spool_key or crypto.load_key(home)
-    if spool_key is None:
-        raise FleetClientError("no spool key on this device: nothing was recorded here")
+    _, contributor_key, spool_key = _uploader_keys(home, spool_key)
     result: dict[str, Any] = {"staged": 0, "bytes": 0, "pending": 0, "failed": 0, "errors": []}
     with _upload_lock(home):
         state, outbox = _load_state(home), fleet_dir(home) / OUTBOX
-        deleted = retention.tombstoned(Path(spool)) | set(_load_deletions(home))
-        for segment in sorted(Path(spool).glob(SEGMENT_GLOB)):
-            if (state.get(segment.name, {}).get("status") in ("stored", "failed") or segment.name in skip
-                    or retention.is_tombstoned(_recording_prefix(segment.name), deleted)):
-                continue
+        segments = sorted(Path(spool).glob(SEGMENT_GLOB))
+        for segment in _to_upload(spool, segments, home, state, skip, done=("stored", "failed")):
             entry = _staged(segment, state, home, spool_key, contributor_key, outbox, result)
             if entry is not None:
                 result["staged"] += 1

@@ -330,7 +330,7 @@ def create_app(data_dir: Path, log: TextIO | None = None, body_timeout_s: float 
             if declared.isdigit() and offset + int(declared) > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")
-            total, pieces, buffered = offset, [], 0
+            total, pieces, buffered, cut = offset, [], 0, None
             with open(staging.path(sha256, device.id), "ab") as f:
                 try:
                     async for piece in _paced(request.stream(), body_timeout_s):
@@ -343,16 +343,15 @@ def create_app(data_dir: Path, log: TextIO | None = None, body_timeout_s: float 
                             await run_in_threadpool(f.write, b"".join(pieces))
                             pieces, buffered = [], 0
                 except ClientDisconnect:  # the device went away mid-chunk: what came stays, it resumes there
-                    await run_in_threadpool(f.write, b"".join(pieces))
-                    return UploadState(received=total, stored=False)  # nobody hears it; logged as 499
+                    cut = UploadState(received=total, stored=False)  # nobody hears it; logged as 499
                 except TimeoutError:  # gone without a word, or too slow: free the upload for its next try
+                    cut = _problem(408, f"the body paused for more than {body_timeout_s:g} s; continue "
+                                        "from received", total)
+                    cut.headers["Connection"] = "close"  # the rest of this body is not read
+                if pieces and total <= MAX_OBJECT_BYTES:  # what came is kept, a cut body's too
                     await run_in_threadpool(f.write, b"".join(pieces))
-                    answer = _problem(408, f"the body paused for more than {body_timeout_s:g} s; continue "
-                                           "from received", total)
-                    answer.headers["Connection"] = "close"  # the rest of this body is not read
-                    return answer
-                if pieces and total <= MAX_OBJECT_BYTES:
-                    await run_in_threadpool(f.write, b"".join(pieces))
+            if cut is not None:
+                return cut
             if total > MAX_OBJECT_BYTES:
                 staging.discard(sha256, device.id)
                 return _problem(413, f"an object may hold at most {MAX_OBJECT_BYTES} bytes")

@@ -36,8 +36,6 @@ FLEET_TEAMS = ("engineering", "support")
 """Teams of the fleet demo's two contributors, one invite each."""
 SERVICE_DIR, ORG_KEY_FILE = "service", "org.key"
 """The fleet demo's service data folder, and the organisation's private key beside it (not in it)."""
-SERVE_TIMEOUT_S = 60.0
-"""Seconds ``workscribe serve`` may take to print its URL."""
 
 
 class DemoError(RuntimeError):
@@ -364,43 +362,19 @@ def fleet_demo(out: Path, status: Callable[[str], None] | None = None,
 
 @contextmanager
 def serving(data: Path, log: Path) -> Iterator[str]:
-    """``workscribe serve --data DATA --port 0`` as its own process (its access log into ``log``) until
-    the block ends, however it ends; yields the URL it printed.
+    """``workscribe serve --data DATA --port 0`` as its own process (``fleet.child.serve_child``) until the
+    block ends, however it ends; yields the URL it printed.
 
     Raises:
-        DemoError: it printed no address within ``SERVE_TIMEOUT_S`` (with the last line of its log).
+        DemoError: it printed no address in time (with the last line of its log).
     """
-    import queue
-    import subprocess
-    import sys
-    import threading
+    from workscribe.fleet.child import ServeError, serve_child
 
-    argv = [sys.executable, "-m", "workscribe", "serve", "--data", str(data), "--port", "0", "--json"]
-    with log.open("w") as stderr:  # the child keeps its own copy of the file
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
-        lines: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None
-        threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
-        try:
-            line = lines.get(timeout=SERVE_TIMEOUT_S)  # "" at once when the process ended
-        except queue.Empty:
-            line = ""
-        try:
-            url = json.loads(line)["listening"]
-        except (ValueError, KeyError, TypeError):
-            tail = " ".join(log.read_text(errors="replace").strip().splitlines()[-1:])
-            raise DemoError(f"workscribe serve did not start: {tail or 'it printed no address'}") from None
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        with serve_child(data, log) as served:
+            yield served.url
+    except ServeError as exc:
+        raise DemoError(str(exc)) from None
 
 
 def _copy_contributor(coding: Path, person: _Contributor) -> None:
